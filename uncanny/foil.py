@@ -1,0 +1,411 @@
+"""Foil: fine-tune a pretrained generator against its frozen discriminator, objective inverted
+("Amplifying the Uncanny", Broad, Leymarie & Grierson 2020).
+
+    uncanny foil --model faces64 --out runs/foil1                  # the paper's schedule, 2000 its
+    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.002 --loss hinge
+    uncanny foil --out runs/foil1 --resume                         # after an interruption
+
+    from uncanny.foil import FoilConfig, foil
+    result = foil(FoilConfig(model="faces64", out="runs/foil1"))
+
+The usual GAN generator minimises softplus(-D(G(z))) ("make D say real"). Foil minimises
+softplus(D(G(z))) ("make D say fake") with D frozen, and records what happens: divergence
+from realism, convergence on what D calls fake, collapse into one posterised image.
+
+Outputs in --out (see README "Foil outputs"): snapshots/iter-NNNNNN.safetensors, grids/,
+timeline.png, population-iter-NNNNNN.png, foil.mp4, foil.gif, metrics.csv, curves.png,
+run.json, and state.safetensors for --resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import __version__, nets
+from .checkpoint import load_gan, load_state, save_checkpoint, save_state
+from .errors import UncannyError
+from .measures import diversity, face_rate, mean_colour, param_distance
+from .media import grid, label, save_png, save_video, to_uint8, upscale
+from .util import ensure_dir, progress, resolve_device, seed_z
+
+PAPER_SCHEDULE = (0, 250, 500, 750, 1000, 1500, 2000)
+
+# Inverted generator objectives, as functions of D's logit on G(z) (higher logit = "real").
+LOSSES = {
+    "softplus": lambda logit: F.softplus(logit).mean(),    # -log(1 - D): inverse of the non-saturating loss
+    "logd": lambda logit: -F.softplus(-logit).mean(),      # log D: the non-saturating loss -log D, negated
+    "hinge": lambda logit: logit.mean(),                   # D itself: the hinge-GAN G loss (-D), negated
+}
+
+METRIC_COLUMNS = ["iter", "loss", "d_mean", "d_std", "d_fixed", "grad_norm", "param_dist",
+                  "diversity", "mean_r", "mean_g", "mean_b", "face_rate", "skipped"]
+
+
+@dataclass
+class FoilConfig:
+    model: str | None = None               # checkpoint path or embedded name (None: default model)
+    out: str = "runs/foil"
+    iters: int = 2000
+    lr: float = 0.002
+    batch: int = 8
+    generator: str = "g_ema"               # start from G_ema (default) or g
+    loss: str = "softplus"
+    d_model: str | None = None             # freeze the D of another checkpoint (default: the model's own)
+    seed: int = 0
+    truncation: float = 1.0                # for the fixed-seed grids and population grids
+    snapshots: tuple[int, ...] = PAPER_SCHEDULE
+    sample_seeds: tuple[int, ...] = tuple(range(16))
+    timeline_seeds: int = 6                # rows of the timeline strip
+    population: tuple[int, ...] = ()       # extra snapshots to draw population grids of
+    population_size: int = 64
+    frame_every: int = 10                  # video frame of the fixed-seed grid every K iterations
+    fps: int = 24
+    faces_every: int = 50                  # dlib face-detection rate of the fixed seeds every K its (0: off)
+    on_nonfinite: str = "stop"             # NaN/inf loss or gradient: "stop" cleanly or "continue" (skip)
+    max_grad_norm: float | None = None     # optional clipping (off: explosion is part of the method)
+    device: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def validate(self):
+        if self.iters <= 0:
+            raise UncannyError(f"--iters {self.iters}: must be a positive number of iterations")
+        if self.batch <= 0:
+            raise UncannyError(f"--batch {self.batch}: must be positive")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UncannyError(f"--lr {self.lr}: must be a positive number")
+        if self.loss not in LOSSES:
+            raise UncannyError(f"--loss {self.loss}: must be one of {', '.join(LOSSES)}")
+        if self.on_nonfinite not in ("stop", "continue"):
+            raise UncannyError(f"--on-nonfinite {self.on_nonfinite}: must be stop or continue")
+        if not 0 < self.truncation <= 1:
+            raise UncannyError(f"--truncation {self.truncation}: must be in (0, 1]")
+        if self.frame_every <= 0:
+            raise UncannyError(f"--frame-every {self.frame_every}: must be positive")
+        if not self.sample_seeds:
+            raise UncannyError("--seeds: need at least one sample seed")
+
+    def schedule(self) -> list[int]:
+        """Snapshot iterations: the requested ones up to `iters`, always 0 and `iters`."""
+        return sorted({0, self.iters, *(s for s in self.snapshots if 0 <= s <= self.iters)})
+
+
+@dataclass
+class FoilResult:
+    out: str
+    snapshots: dict[int, str]
+    stages: dict[int, str]
+    peak: int
+    stopped_early: str | None
+    files: dict[str, str]
+
+
+# ----------------------------------------------------------------------------- stages
+
+STAGE_RULES = """\
+Each snapshot is labelled from the metrics of the fixed-seed samples:
+  collapse     diversity has fallen to 25% of its starting value or less (one image remains)
+  convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
+               its total fall over the run (G is settling on what D calls fake), or the gradient
+               norm has grown past 10x its starting value (the explosion the paper describes)
+  divergence   otherwise: G is moving away from realism, D has not yet dropped half way
+Peak uncanny: the snapshot that maximises fakeness x survival, where fakeness is the fraction
+of D's total fall already covered and survival is the face-detection rate relative to the start
+(or, where faces were not measured, diversity relative to the start), both clipped to [0, 1].
+"""
+
+
+def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str], int]:
+    """Stage per snapshot iteration and the suggested peak-uncanny snapshot (see STAGE_RULES)."""
+    by_iter = {int(r["iter"]): r for r in rows}
+    usable = [s for s in snapshots if s in by_iter]
+    if not usable:
+        return {}, 0
+
+    def val(r, k):
+        try:
+            v = float(r.get(k, ""))
+            return v if math.isfinite(v) else float("nan")
+        except (TypeError, ValueError):
+            return float("nan")
+
+    first = by_iter[usable[0]]
+    d0, div0 = val(first, "d_fixed"), val(first, "diversity")
+    g0 = np.nanmedian([val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]] or [float("nan")])
+    dmin = np.nanmin([val(r, "d_fixed") for r in rows])
+    fall = d0 - dmin if math.isfinite(d0 - dmin) and d0 - dmin > 1e-9 else float("nan")
+    faces0 = val(first, "face_rate")
+    last_face = faces0
+
+    stages, scores = {}, {}
+    for s in usable:
+        r = by_iter[s]
+        div, d, g = val(r, "diversity"), val(r, "d_fixed"), val(r, "grad_norm")
+        fakeness = (d0 - d) / fall if math.isfinite(fall) and math.isfinite(d) else 0.0
+        if math.isfinite(val(r, "face_rate")):
+            last_face = val(r, "face_rate")
+        if math.isfinite(faces0) and faces0 > 0:
+            survival = last_face / faces0
+        else:
+            survival = div / div0 if div0 > 0 else 0.0
+        if not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0):
+            stage = "collapse"
+        elif fakeness >= 0.5 or (math.isfinite(g) and math.isfinite(g0) and g0 > 0 and g > 10 * g0):
+            stage = "convergence"
+        else:
+            stage = "divergence"
+        stages[s] = stage
+        scores[s] = float(np.clip(fakeness, 0, 1) * np.clip(survival if math.isfinite(survival) else 0, 0, 1))
+    peak = max(scores, key=lambda k: (scores[k], -k)) if scores else usable[-1]
+    return stages, peak
+
+
+# ----------------------------------------------------------------------------- the run
+
+def _batch_z(seed: int, it: int, batch: int, dim: int, device) -> torch.Tensor:
+    """The latents of iteration `it`: a pure function of (seed, it), so resumed runs replay exactly."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it)
+    return torch.randn(batch, dim, generator=g).to(device)
+
+
+def _train_images(G, z: torch.Tensor) -> torch.Tensor:
+    """G's images for a training step: StyleGAN2 draws fresh noise maps (seeded per iteration)."""
+    if isinstance(G, nets.stylegan2.Generator):
+        return G([z], randomize_noise=True)[0]
+    return G(z)
+
+
+def _read_metrics(path: str, upto: int) -> list[dict]:
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if r.get("iter", "").isdigit() and int(r["iter"]) <= upto]
+
+
+def _write_metrics(path: str, rows: list[dict]) -> None:
+    from .util import atomic_write_text
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in METRIC_COLUMNS})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _prepare_out(cfg: FoilConfig) -> dict | None:
+    """Create or check the run folder; returns the saved settings when resuming."""
+    settings_path = os.path.join(cfg.out, "run.json")
+    exists = os.path.isdir(cfg.out) and bool(os.listdir(cfg.out))
+    if exists and not (cfg.resume or cfg.overwrite):
+        raise UncannyError(f"{cfg.out}: run folder already exists (use --resume to continue it, "
+                           f"--overwrite to start again)")
+    if cfg.resume:
+        if not os.path.isfile(settings_path):
+            if exists:
+                raise UncannyError(f"{cfg.out}: not a foil run folder (no run.json), cannot resume")
+            return None
+        return json.load(open(settings_path))["config"]
+    if exists and cfg.overwrite:
+        if not os.path.isfile(settings_path) and not os.path.isfile(os.path.join(cfg.out, "metrics.csv")):
+            raise UncannyError(f"{cfg.out}: --overwrite refuses to delete a folder that is not a foil run")
+        shutil.rmtree(cfg.out)
+    return None
+
+
+def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
+    """Run (or resume) a foil run; returns where everything was written."""
+    saved = _prepare_out(cfg)
+    if saved is not None:  # resume: the saved settings win, except device
+        device_choice = cfg.device
+        saved.update(snapshots=tuple(saved["snapshots"]), sample_seeds=tuple(saved["sample_seeds"]),
+                     population=tuple(saved["population"]), resume=True, overwrite=False, out=cfg.out)
+        cfg = FoilConfig(**saved)
+        cfg.device = device_choice or cfg.device
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    for sub in ("", "snapshots", "grids", "frames"):
+        ensure_dir(os.path.join(cfg.out, sub), "run folder")
+
+    # ---- models: G to fine-tune, D frozen
+    gan = load_gan(cfg.model, which=cfg.generator, need_d=cfg.d_model is None, device=device)
+    G, D = gan.G, gan.D
+    if cfg.d_model is not None:
+        D = load_gan(cfg.d_model, need_d=True, device=device).D
+        if getattr(D, "size", G.size if hasattr(G, "size") else 64) != getattr(G, "size", 64):
+            raise UncannyError(f"{cfg.d_model}: its discriminator takes {D.size} px images, "
+                               f"the generator makes {G.size} px")
+    D.eval().requires_grad_(False)
+    G.eval()  # BatchNorm (DCGAN) keeps its running statistics; StyleGAN2 has none
+    G.requires_grad_(True)
+    start_params = [p.detach().clone() for p in G.parameters()]
+    opt = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99))
+    z_dim = gan.z_dim
+    fixed_z = seed_z(cfg.sample_seeds, z_dim, device)
+    schedule = cfg.schedule()
+
+    metrics_path = os.path.join(cfg.out, "metrics.csv")
+    state_path = os.path.join(cfg.out, "state.safetensors")
+    start_it, seconds = 0, 0.0
+    if cfg.resume and os.path.isfile(state_path):
+        info, _ = load_state(state_path, {"g": G}, {"g": opt})
+        start_it, seconds = info["iter"], info["seconds"]
+    rows = _read_metrics(metrics_path, start_it - 1 if start_it else -1)
+
+    settings = {"config": asdict(cfg), "model": gan.path, "model_arch": gan.arch,
+                "model_config": gan.config, "generator": gan.which, "uncanny_version": __version__,
+                "torch": torch.__version__, "device": str(device), "machine": platform.platform(),
+                "cpu_threads": torch.get_num_threads()}
+    with open(os.path.join(cfg.out, "run.json"), "w") as f:
+        json.dump(settings, f, indent=1, default=str)
+
+    def fixed_samples():
+        with torch.no_grad():
+            return torch.cat([gan.generate(z, cfg.truncation) for z in fixed_z.split(16)])
+
+    def save_snapshot(it):
+        path = os.path.join(cfg.out, "snapshots", f"iter-{it:06d}.safetensors")
+        meta = {"provenance": {"foiled_from": gan.path, "generator": gan.which, **gan.header.get("provenance", {})},
+                "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "batch": cfg.batch}}
+        save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)
+        imgs = to_uint8(fixed_samples())
+        save_png(os.path.join(cfg.out, "grids", f"iter-{it:06d}.png"), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
+        # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.
+        save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
+        _write_metrics(metrics_path, [r for r in rows if int(r["iter"]) < it])
+
+    stopped = None
+    last_finite_it = start_it - 1
+    bar = progress(range(start_it, cfg.iters + 1), initial=start_it, total=cfg.iters + 1, desc="foil",
+                   disable=not show_progress)
+    t_last = time.time()
+    for it in bar:
+        # -- observe the generator as it is at iteration `it` (before its update)
+        samples = fixed_samples()
+        with torch.no_grad():
+            d_fixed = float(D(samples).mean())
+        row = {"iter": it, "d_fixed": f"{d_fixed:.5g}", "diversity": f"{diversity(samples):.5g}",
+               "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
+        row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
+        if cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule):
+            row["face_rate"] = f"{face_rate(samples):.4f}"
+        if it % cfg.frame_every == 0 or it == cfg.iters:
+            frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
+            save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)
+        if it in schedule:
+            save_snapshot(it)
+        if it == cfg.iters:
+            rows.append(row)
+            break
+
+        # -- one inverted step: make D call G's images fake
+        torch.manual_seed(cfg.seed * 1_000_003 + it)  # noise inputs (StyleGAN2) replay on resume
+        z = _batch_z(cfg.seed, it, cfg.batch, z_dim, device)
+        logits = D(_train_images(G, z))
+        loss = LOSSES[cfg.loss](logits)
+        opt.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss))
+        gnorm = float("nan")
+        if finite:
+            loss.backward()
+            grads = [p.grad for p in G.parameters() if p.grad is not None]
+            gnorm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+            finite = math.isfinite(gnorm)
+        row.update(loss=f"{float(loss):.5g}", d_mean=f"{float(logits.mean()):.5g}",
+                   d_std=f"{float(logits.std()) if logits.numel() > 1 else 0.0:.5g}", grad_norm=f"{gnorm:.5g}")
+        if finite:
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.max_grad_norm)
+            opt.step()
+            last_finite_it = it
+        else:
+            row["skipped"] = 1
+            opt.zero_grad(set_to_none=True)
+        rows.append(row)
+        now = time.time()
+        seconds += now - t_last
+        t_last = now
+        bar.set_postfix(loss=row["loss"], D=row["d_mean"], gnorm=row["grad_norm"])
+        if not finite and cfg.on_nonfinite == "stop":
+            stopped = (f"non-finite {'loss' if not math.isfinite(float(loss)) else 'gradient'} at iteration {it}; "
+                       f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
+                       f"to skip such steps and carry on)")
+            save_snapshot(it)  # G as it stands: the bad step was not applied
+            schedule = [s for s in schedule if s <= it]
+            break
+    bar.close()
+    _write_metrics(metrics_path, rows)
+    return _finish(cfg, gan, G, rows, schedule, stopped, seconds)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
+    from .plots import plot_foil_curves
+    from .checkpoint import load_gan as _load
+
+    snap_dir = os.path.join(cfg.out, "snapshots")
+    snaps = {int(f[5:11]): os.path.join(snap_dir, f) for f in sorted(os.listdir(snap_dir))
+             if f.startswith("iter-") and f.endswith(".safetensors")}
+    order = sorted(snaps)
+    stages, peak = label_stages(rows, order)
+    files = {}
+
+    # Timeline strip: rows = seeds, columns = snapshots (the paper's Fig. 2).
+    n_rows = min(cfg.timeline_seeds, len(cfg.sample_seeds))
+    z = seed_z(cfg.sample_seeds[:n_rows], gan.z_dim, next(G.parameters()).device)
+    cols = []
+    for it in order:
+        g = _load(snaps[it], which="g", device=next(G.parameters()).device)
+        with torch.no_grad():
+            imgs = to_uint8(g.generate(z, cfg.truncation))
+        col = grid(imgs, ncol=1, pad=2)
+        cols.append(label(upscale(col, 2), f"{it} {stages.get(it, '')[:4]}"))
+    strip = np.concatenate(cols, axis=1)
+    files["timeline"] = os.path.join(cfg.out, "timeline.png")
+    save_png(files["timeline"], strip)
+
+    # Population grids (Fig. 5): many seeds from the final snapshot, the peak and any chosen ones.
+    pop_seeds = range(10_000, 10_000 + cfg.population_size)
+    for it in sorted({order[-1], peak, *[p for p in cfg.population if p in snaps]}):
+        g = _load(snaps[it], which="g", device=next(G.parameters()).device)
+        with torch.no_grad():
+            zz = seed_z(pop_seeds, gan.z_dim, next(G.parameters()).device)
+            imgs = to_uint8(torch.cat([g.generate(b, cfg.truncation) for b in zz.split(32)]))
+        key = f"population-iter-{it:06d}"
+        files[key] = os.path.join(cfg.out, key + ".png")
+        save_png(files[key], grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
+
+    # Videos of the fixed-seed grid.
+    frame_dir = os.path.join(cfg.out, "frames")
+    frames = [np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(os.path.join(frame_dir, f)).convert("RGB"))
+              for f in sorted(os.listdir(frame_dir)) if f.endswith(".png")]
+    files["mp4"] = os.path.join(cfg.out, "foil.mp4")
+    files["gif"] = os.path.join(cfg.out, "foil.gif")
+    save_video(files["mp4"], frames, cfg.fps)
+    save_video(files["gif"], frames[:: max(1, len(frames) // 100)], min(cfg.fps, 12))
+
+    files["curves"] = os.path.join(cfg.out, "curves.png")
+    plot_foil_curves(rows, stages, peak, files["curves"], title=f"foil {os.path.basename(cfg.out.rstrip('/'))}")
+    files["metrics"] = os.path.join(cfg.out, "metrics.csv")
+
+    run_path = os.path.join(cfg.out, "run.json")
+    run = json.load(open(run_path))
+    run.update(stages={str(k): v for k, v in stages.items()}, peak_uncanny=peak, stage_rules=STAGE_RULES,
+               stopped_early=stopped, seconds=round(seconds, 2), iterations_done=int(rows[-1]["iter"]) if rows else 0,
+               its_per_second=round(len(rows) / seconds, 3) if seconds else None, files=files)
+    from .util import atomic_write_text
+    atomic_write_text(run_path, json.dumps(run, indent=1, default=str))
+    return FoilResult(cfg.out, snaps, stages, peak, stopped, files)

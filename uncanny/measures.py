@@ -1,0 +1,63 @@
+"""Measures shared by foil, train and `uncanny measure`.
+
+    diversity(imgs)       mean pairwise RMS distance between images in [0, 1] (0 = all identical)
+    mean_colour(imgs)     mean R, G, B in [0, 1]
+    face_rate(imgs)       fraction in which dlib's HOG detector finds a face (4x upscaled):
+                          human-likeness judged by an instrument that is not the GAN's own D
+    frechet(a, b)         Frechet distance between two sets of feature vectors
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _unit(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [-1, 1] -> float64 (N, 3*H*W) in [0, 1]; non-finite values -> 0."""
+    x = torch.nan_to_num(images.detach().double(), nan=-1.0, posinf=1.0, neginf=-1.0)
+    return ((x.clamp(-1, 1) + 1) / 2).flatten(1)
+
+
+def diversity(images: torch.Tensor) -> float:
+    x = _unit(images)
+    n = x.shape[0]
+    if n < 2:
+        return 0.0
+    d = torch.cdist(x, x) / x.shape[1] ** 0.5
+    return float(d.sum() / (n * (n - 1)))
+
+
+def mean_colour(images: torch.Tensor) -> tuple[float, float, float]:
+    x = torch.nan_to_num(images.detach().double(), nan=-1.0).clamp(-1, 1)
+    m = ((x + 1) / 2).mean(dim=(0, 2, 3))
+    return float(m[0]), float(m[1]), float(m[2])
+
+
+def face_rate(images: torch.Tensor | np.ndarray, upscale: int = 4) -> float:
+    from .faces import detection_rate
+    from .media import to_uint8
+    arr = to_uint8(images) if torch.is_tensor(images) else images
+    return detection_rate(arr, upscale=upscale)
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance ||mu_a - mu_b||^2 + Tr(Ca + Cb - 2 (Ca Cb)^1/2) of two (N, D) sets."""
+    from scipy import linalg
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    mu1, mu2 = a.mean(0), b.mean(0)
+    c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(c1 @ c2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(c1.shape[0]) * 1e-6
+        covmean = linalg.sqrtm((c1 + eps) @ (c2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * np.trace(covmean))
+
+
+def param_distance(model: torch.nn.Module, start: list[torch.Tensor]) -> float:
+    """L2 distance of the model's parameters from a saved starting copy."""
+    with torch.no_grad():
+        total = sum(float((p.double() - s.double()).pow(2).sum()) for p, s in zip(model.parameters(), start))
+    return total ** 0.5

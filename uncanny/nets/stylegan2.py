@@ -1,0 +1,433 @@
+"""StyleGAN2 generator and discriminator, pure PyTorch.
+
+State-dict keys, shapes and forward semantics follow rosinality/stylegan2-pytorch, so its
+checkpoints load as they are:
+
+    G = Generator(size=256, style_dim=512, n_mlp=8, channel_multiplier=2)
+    G.load_state_dict(ckpt["g_ema"])            # keys style.1.weight, input.input, convs.N.* ...
+    img, _ = G([torch.randn(4, 512)])           # (4, 3, 256, 256), roughly in [-1, 1]
+
+    D = Discriminator(size=256, channel_multiplier=2)
+    logit = D(img)                              # (4, 1); high = "real"
+
+One addition: `channel_max` caps every layer's width, for small models that train on a CPU
+(rosinality's widths are 512 up to 32 px). `channel_max=None` is the reference layout.
+
+Modulated convolutions have two equivalent formulations (see `ModulatedConv2d.fused`):
+  * fused=True  (reference): per-sample modulated/demodulated weights, one grouped conv.
+  * fused=False (default, faster on CPU): scale the input by the style, run one ordinary
+    batched conv with the shared weight, then scale the output by the demodulation factor.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ops import leaky_relu_bias, make_kernel, upfirdn2d
+
+BLUR = (1, 3, 3, 1)
+
+
+def channel_table(channel_multiplier: int = 2, channel_max: int | None = None,
+                  channel_base: int | None = None) -> dict[int, int]:
+    """Feature maps per resolution: rosinality's table, optionally capped at `channel_max`;
+    or, with `channel_base`, NVIDIA's rule min(channel_base // res, channel_max or 512)."""
+    cm = channel_multiplier
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm,
+             256: 64 * cm, 512: 32 * cm, 1024: 16 * cm}
+    if channel_base is not None:
+        return {r: max(1, min(channel_base // r, channel_max or 512)) for r in table}
+    if channel_max is not None:
+        table = {r: min(c, channel_max) for r, c in table.items()}
+    return table
+
+
+@dataclass
+class StyleGAN2Config:
+    """Architecture of a StyleGAN2 pair (G and D share size and widths)."""
+    size: int = 64
+    style_dim: int = 512
+    n_mlp: int = 8
+    channel_multiplier: int = 2
+    channel_max: int | None = None
+    lr_mlp: float = 0.01
+    channel_base: int | None = None
+
+    def __post_init__(self):
+        if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
+            raise ValueError(f"size must be a power of two between 4 and 1024, got {self.size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- basic layers
+
+class PixelNorm(nn.Module):
+    def forward(self, x):
+        return x * torch.rsqrt(torch.mean(x ** 2, dim=1, keepdim=True) + 1e-8)
+
+
+class Upsample(nn.Module):
+    """x2 upsampling with the blur kernel (used on the RGB skip path)."""
+
+    def __init__(self, kernel=BLUR, factor=2):
+        super().__init__()
+        self.factor = factor
+        self.register_buffer("kernel", make_kernel(kernel) * factor ** 2)
+        p = self.kernel.shape[0] - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class Blur(nn.Module):
+    def __init__(self, kernel, pad, upsample_factor=1):
+        super().__init__()
+        k = make_kernel(kernel)
+        if upsample_factor > 1:
+            k = k * upsample_factor ** 2
+        self.register_buffer("kernel", k)
+        self.pad = pad
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class EqualConv2d(nn.Module):
+    """Conv with equalised learning rate: weights ~ N(0,1) scaled by 1/sqrt(fan_in) at run time."""
+
+    def __init__(self, in_ch, out_ch, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.stride, self.padding = stride, padding
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, bias=self.bias,
+                        stride=self.stride, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, in_dim, out_dim, bias=True, bias_init=0.0, lr_mul=1.0, activation=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim).div_(lr_mul))
+        self.bias = nn.Parameter(torch.zeros(out_dim).fill_(bias_init)) if bias else None
+        self.activation = activation
+        self.scale = (1 / math.sqrt(in_dim)) * lr_mul
+        self.lr_mul = lr_mul
+
+    def forward(self, x):
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        if self.activation:
+            return leaky_relu_bias(F.linear(x, self.weight * self.scale), bias)
+        return F.linear(x, self.weight * self.scale, bias=bias)
+
+
+class FusedLeakyReLU(nn.Module):
+    """Bias + leaky ReLU(0.2) * sqrt(2). Keeps rosinality's parameter name `bias`."""
+
+    def __init__(self, channel, bias=True):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channel)) if bias else None
+
+    def forward(self, x):
+        return leaky_relu_bias(x, self.bias)
+
+
+class ScaledLeakyReLU(nn.Module):
+    def forward(self, x):
+        return F.leaky_relu(x, 0.2) * math.sqrt(2)
+
+
+# ----------------------------------------------------------------------------- generator
+
+class ModulatedConv2d(nn.Module):
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, demodulate=True,
+                 upsample=False, downsample=False, blur_kernel=BLUR, fused=False):
+        super().__init__()
+        self.in_channel, self.out_channel, self.kernel_size = in_ch, out_ch, kernel_size
+        self.upsample, self.downsample = upsample, downsample
+        if upsample:
+            p = (len(blur_kernel) - 2) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2, p // 2))
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
+        self.demodulate = demodulate
+        self.fused = fused
+
+    def forward(self, x, style):
+        # x: (B, in, H, W); style: (B, style_dim) -> (B, out, H', W')
+        if self.fused:
+            return self._forward_grouped(x, style)
+        b, cin = x.shape[:2]
+        weight = self.scale * self.weight[0]                    # (out, in, k, k)
+        s = self.modulation(style)                              # (B, in)
+        x = x * s.view(b, cin, 1, 1)
+        if self.upsample:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+            out = self.blur(out)
+        elif self.downsample:
+            out = F.conv2d(self.blur(x), weight, stride=2)
+        else:
+            out = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            # ||w * s||_2 over (in, k, k) for each (sample, out) = sqrt(s^2 @ sum_k w^2)
+            wsq = weight.square().sum((2, 3))                   # (out, in)
+            dcoefs = torch.rsqrt(s.square() @ wsq.t() + 1e-8)   # (B, out)
+            out = out * dcoefs.view(b, -1, 1, 1)
+        return out
+
+    def _forward_grouped(self, x, style):
+        """Reference formulation: modulate and demodulate the weights per sample."""
+        b, cin, h, w = x.shape
+        k, cout = self.kernel_size, self.out_channel
+        s = self.modulation(style).view(b, 1, cin, 1, 1)
+        weight = self.scale * self.weight * s                   # (B, out, in, k, k)
+        if self.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
+            weight = weight * demod.view(b, cout, 1, 1, 1)
+        if self.upsample:
+            weight = weight.transpose(1, 2).reshape(b * cin, cout, k, k)
+            out = F.conv_transpose2d(x.reshape(1, b * cin, h, w), weight, stride=2, groups=b)
+            out = self.blur(out.view(b, cout, out.shape[2], out.shape[3]))
+        elif self.downsample:
+            x = self.blur(x)
+            out = F.conv2d(x.reshape(1, b * cin, *x.shape[2:]), weight.view(b * cout, cin, k, k),
+                           stride=2, groups=b)
+            out = out.view(b, cout, out.shape[2], out.shape[3])
+        else:
+            out = F.conv2d(x.reshape(1, b * cin, h, w), weight.view(b * cout, cin, k, k),
+                           padding=self.padding, groups=b)
+            out = out.view(b, cout, h, w)
+        return out
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, image, noise=None):
+        if noise is None:
+            b, _, h, w = image.shape
+            noise = image.new_empty(b, 1, h, w).normal_()
+        return image + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    def __init__(self, channel, size=4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channel, size, size))
+
+    def forward(self, latent):
+        return self.input.repeat(latent.shape[0], 1, 1, 1)
+
+
+class StyledConv(nn.Module):
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False,
+                 blur_kernel=BLUR, demodulate=True):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample,
+                                    blur_kernel=blur_kernel, demodulate=demodulate)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_ch)
+
+    def forward(self, x, style, noise=None):
+        return self.activate(self.noise(self.conv(x, style), noise=noise))
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_ch, style_dim, upsample=True, blur_kernel=BLUR):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x, style, skip=None):
+        out = self.conv(x, style) + self.bias
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
+
+
+class Generator(nn.Module):
+    """z (B, style_dim) -> mapping MLP -> w -> synthesis -> image (B, 3, size, size)."""
+
+    def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, blur_kernel=BLUR,
+                 lr_mlp=0.01, channel_max=None, channel_base=None):
+        super().__init__()
+        self.config = StyleGAN2Config(size, style_dim, n_mlp, channel_multiplier, channel_max, lr_mlp,
+                                      channel_base)
+        self.size, self.style_dim = size, style_dim
+        layers = [PixelNorm()]
+        for _ in range(n_mlp):
+            layers.append(EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation="fused_lrelu"))
+        self.style = nn.Sequential(*layers)
+
+        self.channels = channel_table(channel_multiplier, channel_max, channel_base)
+        ch = self.channels
+        self.input = ConstantInput(ch[4])
+        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel)
+        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False)
+
+        self.log_size = int(math.log2(size))
+        self.num_layers = (self.log_size - 2) * 2 + 1
+        self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
+        self.upsamples = nn.ModuleList()  # empty; kept for key compatibility with rosinality
+        self.noises = nn.Module()
+        for i in range(self.num_layers):
+            res = (i + 5) // 2
+            self.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, 2 ** res, 2 ** res))
+
+        in_ch = ch[4]
+        for i in range(3, self.log_size + 1):
+            out_ch = ch[2 ** i]
+            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_kernel=blur_kernel))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_kernel=blur_kernel))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim))
+            in_ch = out_ch
+        self.n_latent = self.log_size * 2 - 2
+
+    # -- latents
+    def make_noise(self, device=None):
+        device = device or self.input.input.device
+        noises = [torch.randn(1, 1, 4, 4, device=device)]
+        for i in range(3, self.log_size + 1):
+            noises += [torch.randn(1, 1, 2 ** i, 2 ** i, device=device) for _ in range(2)]
+        return noises
+
+    @torch.no_grad()
+    def mean_latent(self, n_latent=4096):
+        z = torch.randn(n_latent, self.style_dim, device=self.input.input.device)
+        return self.style(z).mean(0, keepdim=True)
+
+    def get_latent(self, z):
+        return self.style(z)
+
+    def forward(self, styles, return_latents=False, inject_index=None, truncation=1.0,
+                truncation_latent=None, input_is_latent=False, noise=None, randomize_noise=True):
+        """styles: list of 1 or 2 tensors (B, style_dim) (z, or w with input_is_latent), or
+        one (B, n_latent, style_dim) W+ tensor. Returns (image, latent or None)."""
+        if not input_is_latent:
+            styles = [self.style(s) for s in styles]
+        if noise is None:
+            noise = ([None] * self.num_layers if randomize_noise else
+                     [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)])
+        if truncation < 1:
+            styles = [truncation_latent + truncation * (s - truncation_latent) for s in styles]
+
+        if len(styles) < 2:
+            latent = styles[0] if styles[0].ndim == 3 else styles[0].unsqueeze(1).repeat(1, self.n_latent, 1)
+        else:  # style mixing: first `inject_index` layers from styles[0], the rest from styles[1]
+            if inject_index is None:
+                inject_index = random.randint(1, self.n_latent - 1)
+            latent = torch.cat([styles[0].unsqueeze(1).repeat(1, inject_index, 1),
+                                styles[1].unsqueeze(1).repeat(1, self.n_latent - inject_index, 1)], 1)
+
+        out = self.input(latent)
+        out = self.conv1(out, latent[:, 0], noise=noise[0])
+        skip = self.to_rgb1(out, latent[:, 1])
+        i = 1
+        for conv1, conv2, n1, n2, to_rgb in zip(self.convs[::2], self.convs[1::2],
+                                                noise[1::2], noise[2::2], self.to_rgbs):
+            out = conv1(out, latent[:, i], noise=n1)
+            out = conv2(out, latent[:, i + 1], noise=n2)
+            skip = to_rgb(out, latent[:, i + 2], skip)
+            i += 2
+        return (skip, latent) if return_latents else (skip, None)
+
+
+# ----------------------------------------------------------------------------- discriminator
+
+class ConvLayer(nn.Sequential):
+    def __init__(self, in_ch, out_ch, kernel_size, downsample=False, blur_kernel=BLUR,
+                 bias=True, activate=True):
+        layers = []
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(blur_kernel, pad=((p + 1) // 2, p // 2)))
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, kernel_size // 2
+        layers.append(EqualConv2d(in_ch, out_ch, kernel_size, padding=padding, stride=stride,
+                                  bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_ch, bias=bias))
+        super().__init__(*layers)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_ch, out_ch, blur_kernel=BLUR):
+        super().__init__()
+        self.conv1 = ConvLayer(in_ch, in_ch, 3)
+        self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True)
+        self.skip = ConvLayer(in_ch, out_ch, 1, downsample=True, activate=False, bias=False)
+
+    def forward(self, x):
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+class Discriminator(nn.Module):
+    """image (B, 3, size, size) -> logit (B, 1). Positive = judged real."""
+
+    def __init__(self, size, channel_multiplier=2, blur_kernel=BLUR, channel_max=None, channel_base=None):
+        super().__init__()
+        self.size = size
+        ch = channel_table(channel_multiplier, channel_max, channel_base)
+        convs = [ConvLayer(3, ch[size], 1)]
+        in_ch = ch[size]
+        for i in range(int(math.log2(size)), 2, -1):
+            out_ch = ch[2 ** (i - 1)]
+            convs.append(ResBlock(in_ch, out_ch, blur_kernel))
+            in_ch = out_ch
+        self.convs = nn.Sequential(*convs)
+        self.stddev_group, self.stddev_feat = 4, 1
+        self.final_conv = ConvLayer(in_ch + 1, ch[4], 3)
+        self.final_linear = nn.Sequential(
+            EqualLinear(ch[4] * 4 * 4, ch[4], activation="fused_lrelu"),
+            EqualLinear(ch[4], 1),
+        )
+
+    def features(self, x) -> list[torch.Tensor]:
+        """Intermediate activations (one per resolution), e.g. for perceptual losses."""
+        feats = []
+        for layer in self.convs:
+            x = layer(x)
+            feats.append(x)
+        return feats
+
+    def forward(self, x):
+        out = self.convs(x)
+        b, c, h, w = out.shape
+        group = min(b, self.stddev_group)
+        if b % group:  # rosinality requires divisibility; fall back to the largest divisor
+            group = max(g for g in range(1, group + 1) if b % g == 0)
+        std = out.view(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
+        std = torch.sqrt(std.var(0, unbiased=False) + 1e-8)
+        std = std.mean([2, 3, 4], keepdim=True).squeeze(2)
+        std = std.repeat(group, 1, h, w)
+        out = self.final_conv(torch.cat([out, std], 1))
+        return self.final_linear(out.view(b, -1))
+
+
+def set_fused(module: nn.Module, fused: bool) -> nn.Module:
+    """Switch every ModulatedConv2d between the grouped reference and the batched fast path."""
+    for m in module.modules():
+        if isinstance(m, ModulatedConv2d):
+            m.fused = fused
+    return module

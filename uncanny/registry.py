@@ -1,0 +1,45 @@
+"""Embedded models: checkpoints shipped inside the package, addressed by name.
+
+    uncanny models                    # list them
+    uncanny sample --model faces64    # a name works wherever a checkpoint path does
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .errors import UncannyError
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
+
+
+def embedded() -> dict[str, str]:
+    """name -> path of every embedded checkpoint (e.g. faces64, faces64-kimg040)."""
+    if not os.path.isdir(WEIGHTS_DIR):
+        return {}
+    return {f[: -len(".safetensors")]: os.path.join(WEIGHTS_DIR, f)
+            for f in sorted(os.listdir(WEIGHTS_DIR)) if f.endswith(".safetensors")}
+
+
+def describe(name: str) -> dict:
+    path = embedded()[name]
+    side = os.path.splitext(path)[0] + ".json"
+    return json.load(open(side)) if os.path.isfile(side) else {}
+
+
+DEFAULT = "faces64"
+
+
+def resolve(name_or_path: str | None) -> str:
+    """A checkpoint path from a path or an embedded name (None: the default model)."""
+    name_or_path = name_or_path or DEFAULT
+    if os.path.exists(name_or_path):
+        return name_or_path
+    models = embedded()
+    if name_or_path in models:
+        return models[name_or_path]
+    if os.sep in name_or_path or name_or_path.endswith((".safetensors", ".pt", ".pkl")):
+        raise UncannyError(f"{name_or_path}: no such checkpoint file")
+    known = ", ".join(models) or "none yet"
+    raise UncannyError(f"{name_or_path}: neither a file nor an embedded model (embedded: {known})")

@@ -1,0 +1,69 @@
+"""Small shared helpers: atomic writes, progress bars, seeding, devices."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import torch
+
+from .errors import UncannyError
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def ensure_dir(path: str, option: str = "output folder") -> str:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UncannyError(f"{path}: cannot create {option} ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise UncannyError(f"{path}: {option} is not writable")
+    return path
+
+
+def progress(iterable=None, **kw):
+    """tqdm progress bar on stderr; quiet when not interactive unless forced."""
+    from tqdm.auto import tqdm
+    kw.setdefault("dynamic_ncols", True)
+    kw.setdefault("file", sys.stderr)
+    kw.setdefault("mininterval", 0.5)
+    return tqdm(iterable, **kw)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UncannyError(f"--device {device}: not a device name (try cpu, cuda, cuda:1)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UncannyError(f"--device {device}: CUDA is not available on this machine")
+    return dev
+
+
+def seed_z(seeds, z_dim: int, device="cpu") -> torch.Tensor:
+    """One latent per integer seed, independent of batch composition: (len(seeds), z_dim)."""
+    zs = [torch.from_numpy(__import__("numpy").random.RandomState(int(s)).randn(z_dim)) for s in seeds]
+    return torch.stack(zs).float().to(device)
