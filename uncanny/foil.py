@@ -141,10 +141,14 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
         except (TypeError, ValueError):
             return float("nan")
 
+    def nan_stat(fn, values):
+        values = np.asarray(values, dtype=float)
+        return float(fn(values)) if np.isfinite(values).any() else float("nan")
+
     first = by_iter[usable[0]]
     d0, div0 = val(first, "d_fixed"), val(first, "diversity")
-    g0 = np.nanmedian([val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]] or [float("nan")])
-    dmin = np.nanmin([val(r, "d_fixed") for r in rows])
+    g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
+    dmin = nan_stat(np.nanmin, [val(r, "d_fixed") for r in rows])
     fall = d0 - dmin if math.isfinite(d0 - dmin) and d0 - dmin > 1e-9 else float("nan")
     faces0 = val(first, "face_rate")
     last_face = faces0
@@ -283,8 +287,9 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         imgs = to_uint8(fixed_samples())
         save_png(os.path.join(cfg.out, "grids", f"iter-{it:06d}.png"), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
         # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.
-        save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
+        # The state file is the commit point: everything it relies on is written before it.
         _write_metrics(metrics_path, [r for r in rows if int(r["iter"]) < it])
+        save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
 
     stopped = None
     last_finite_it = start_it - 1
@@ -323,7 +328,8 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             grads = [p.grad for p in G.parameters() if p.grad is not None]
             gnorm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
             finite = math.isfinite(gnorm)
-        row.update(loss=f"{float(loss):.5g}", d_mean=f"{float(logits.mean()):.5g}",
+        logits, loss_v = logits.detach(), float(loss.detach())
+        row.update(loss=f"{loss_v:.5g}", d_mean=f"{float(logits.mean()):.5g}",
                    d_std=f"{float(logits.std()) if logits.numel() > 1 else 0.0:.5g}", grad_norm=f"{gnorm:.5g}")
         if finite:
             if cfg.max_grad_norm:
@@ -339,7 +345,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         t_last = now
         bar.set_postfix(loss=row["loss"], D=row["d_mean"], gnorm=row["grad_norm"])
         if not finite and cfg.on_nonfinite == "stop":
-            stopped = (f"non-finite {'loss' if not math.isfinite(float(loss)) else 'gradient'} at iteration {it}; "
+            stopped = (f"non-finite {'loss' if not math.isfinite(loss_v) else 'gradient'} at iteration {it}; "
                        f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
                        f"to skip such steps and carry on)")
             save_snapshot(it)  # G as it stands: the bad step was not applied
@@ -371,8 +377,8 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
         g = _load(snaps[it], which="g", device=next(G.parameters()).device)
         with torch.no_grad():
             imgs = to_uint8(g.generate(z, cfg.truncation))
-        col = grid(imgs, ncol=1, pad=2)
-        cols.append(label(upscale(col, 2), f"{it} {stages.get(it, '')[:4]}"))
+        col = upscale(grid(imgs, ncol=1, pad=2), max(2, math.ceil(96 / imgs.shape[2])))
+        cols.append(label(col, f"{it}: {stages.get(it, '')}"))
     strip = np.concatenate(cols, axis=1)
     files["timeline"] = os.path.join(cfg.out, "timeline.png")
     save_png(files["timeline"], strip)

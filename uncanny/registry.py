@@ -34,8 +34,20 @@ DEFAULT = "faces64"
 def resolve(name_or_path: str | None) -> str:
     """A checkpoint path from a path or an embedded name (None: the default model)."""
     name_or_path = name_or_path or DEFAULT
-    if os.path.exists(name_or_path):
+    if os.path.isfile(name_or_path):
         return name_or_path
+    # RUN/ITER: snapshot ITER of a foil run folder
+    run, it = os.path.split(name_or_path.rstrip("/"))
+    if it.isdigit() and os.path.isdir(os.path.join(run, "snapshots")):
+        snap = os.path.join(run, "snapshots", f"iter-{int(it):06d}.safetensors")
+        if not os.path.isfile(snap):
+            have = sorted(f[5:11].lstrip("0") or "0" for f in os.listdir(os.path.join(run, "snapshots"))
+                          if f.startswith("iter-") and f.endswith(".safetensors"))
+            raise UncannyError(f"{name_or_path}: run has no snapshot at iteration {int(it)} "
+                               f"(it has {', '.join(have) or 'none'})")
+        return snap
+    if os.path.isdir(name_or_path):
+        raise UncannyError(f"{name_or_path}: is a folder, not a checkpoint (for a foil snapshot use RUN/ITER)")
     models = embedded()
     if name_or_path in models:
         return models[name_or_path]

@@ -1,0 +1,177 @@
+"""Foil: outputs, the inverted objective works, resume after kill -9, non-finite handling."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from uncanny.checkpoint import read_checkpoint, save_checkpoint
+from uncanny.cli import main
+from uncanny.foil import FoilConfig, foil, label_stages
+
+from .conftest import TINY_SG2
+
+
+def _rows(run):
+    with open(os.path.join(run, "metrics.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def short_run(tiny_ckpt, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("foil") / "run")
+    r = foil(FoilConfig(model=tiny_ckpt, out=out, iters=30, snapshots=(0, 10, 20, 30), frame_every=5,
+                        faces_every=10, population=(10,), population_size=16), show_progress=False)
+    return out, r
+
+
+def test_short_run_writes_every_output(short_run):
+    out, r = short_run
+    for it in (0, 10, 20, 30):
+        assert os.path.isfile(f"{out}/snapshots/iter-{it:06d}.safetensors")
+        assert Image.open(f"{out}/grids/iter-{it:06d}.png").size[0] > 16
+    strip = Image.open(f"{out}/timeline.png")
+    # 4 snapshot columns of 6 seeds; 16 px samples are upscaled 6x (labels need >= 96 px)
+    assert strip.size == (4 * (16 + 4) * 6, (6 * 18 + 2) * 6 + 14)
+    for it in (10, 30):
+        assert os.path.isfile(f"{out}/population-iter-{it:06d}.png")
+    assert os.path.getsize(f"{out}/foil.mp4") > 1000 and os.path.getsize(f"{out}/foil.gif") > 1000
+    assert Image.open(f"{out}/curves.png").size[0] > 500
+    rows = _rows(out)
+    assert [int(r["iter"]) for r in rows] == list(range(31))
+    for col in ("loss", "d_mean", "d_std", "grad_norm", "param_dist", "diversity", "mean_r", "mean_g", "mean_b"):
+        assert all(r[col] != "" for r in rows[:-1]), col
+    assert rows[0]["face_rate"] != "" and rows[10]["face_rate"] != ""
+    run = json.load(open(f"{out}/run.json"))
+    assert run["config"]["iters"] == 30 and run["torch"] == torch.__version__ and run["seconds"] > 0
+    assert set(run["stages"]) == {"0", "10", "20", "30"} and run["peak_uncanny"] in (0, 10, 20, 30)
+    assert set(r.stages.values()) <= {"divergence", "convergence", "collapse"}
+    ck = read_checkpoint(f"{out}/snapshots/iter-000030.safetensors")
+    assert list(ck.state) == ["g"] and ck.header["foil"]["iter"] == 30
+
+
+def test_inverted_objective_makes_d_call_samples_fake(short_run):
+    rows = _rows(short_run[0])
+    d = [float(r["d_fixed"]) for r in rows]
+    assert d[-1] < d[0] - 0.5                       # D's logit on the fixed seeds falls: "more fake"
+    assert float(rows[-1]["param_dist"]) > 0
+
+
+def test_snapshot_renders_through_sample_command(short_run, tmp_path):
+    out, _ = short_run
+    png = str(tmp_path / "s.png")
+    assert main(["sample", "--model", f"{out}/20", "--seeds", "0-3", "--out", png]) == 0
+    assert Image.open(png).size == (2 + 2 * 18, 2 + 2 * 18)
+    assert main(["sample", "--model", f"{out}/7", "--out", png]) == 2   # no snapshot at 7
+
+
+def _cli(args, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, "-m", "uncanny", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, tmp_path):
+    args = ["foil", "--model", tiny_ckpt, "--iters", "40", "--snapshots", "0,10,20,40", "--faces-every", "0",
+            "--frame-every", "5"]
+    full = _cli([*args, "--out", str(tmp_path / "full")])
+    assert full.wait(timeout=300) == 0, full.stderr.read()
+
+    run = str(tmp_path / "killed")
+    p = _cli([*args, "--out", run])
+    deadline = time.time() + 300
+    while not os.path.exists(f"{run}/snapshots/iter-000020.safetensors"):
+        assert p.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    assert p.wait() == -signal.SIGKILL
+    assert not os.path.exists(f"{run}/snapshots/iter-000040.safetensors")
+
+    refused = _cli([*args, "--out", run])
+    assert refused.wait(timeout=120) == 2 and "--resume" in refused.stderr.read()
+    resumed = _cli(["foil", "--out", run, "--resume"])
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+
+    a = read_checkpoint(f"{tmp_path}/full/snapshots/iter-000040.safetensors").state["g"]
+    b = read_checkpoint(f"{run}/snapshots/iter-000040.safetensors").state["g"]
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    ra, rb = _rows(f"{tmp_path}/full"), _rows(run)
+    assert [r["iter"] for r in ra] == [r["iter"] for r in rb]
+    assert [float(r["loss"] or "nan") for r in ra[:-1]] == pytest.approx([float(r["loss"]) for r in rb[:-1]], abs=1e-5)
+
+
+def _nan_d_ckpt(tiny_ckpt, tmp_path):
+    ck = read_checkpoint(tiny_ckpt)
+    d = dict(ck.state["d"])
+    d["final_linear.1.bias"] = torch.full_like(d["final_linear.1.bias"], float("nan"))
+    path = str(tmp_path / "nan_d.safetensors")
+    save_checkpoint(path, "stylegan2", TINY_SG2, {"g_ema": ck.state["g_ema"], "d": d})
+    return path
+
+
+def test_nonfinite_loss_stops_cleanly_with_outputs(tiny_ckpt, tmp_path, capsys):
+    model = _nan_d_ckpt(tiny_ckpt, tmp_path)
+    out = str(tmp_path / "stop")
+    assert main(["foil", "--model", model, "--out", out, "--iters", "20", "--faces-every", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "stopped early: non-finite loss at iteration 0" in printed
+    assert os.path.isfile(f"{out}/timeline.png") and os.path.isfile(f"{out}/curves.png")
+    assert json.load(open(f"{out}/run.json"))["stopped_early"].startswith("non-finite")
+
+
+def test_nonfinite_steps_can_be_skipped(tiny_ckpt, tmp_path):
+    model = _nan_d_ckpt(tiny_ckpt, tmp_path)
+    out = str(tmp_path / "cont")
+    r = foil(FoilConfig(model=model, out=out, iters=6, snapshots=(0, 6), faces_every=0, on_nonfinite="continue"),
+             show_progress=False)
+    rows = _rows(out)
+    assert r.stopped_early is None and len(rows) == 7
+    assert all(row["skipped"] == "1" for row in rows[:-1])
+    assert float(rows[-1]["param_dist"]) == 0.0     # no bad update was applied
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--iters", "0"], "--iters 0"), (["--iters", "-3"], "--iters -3"), (["--lr", "-1"], "--lr -1"),
+    (["--batch", "0"], "--batch 0"),
+])
+def test_bad_options_give_one_line_errors(tiny_ckpt, tmp_path, capsys, argv, needle):
+    assert main(["foil", "--model", tiny_ckpt, "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("uncanny: error: " + needle) and "\n" not in err
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_unwritable_out_and_missing_model(tiny_ckpt, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["foil", "--model", tiny_ckpt, "--out", str(blocker / "run"), "--iters", "2"]) == 2
+    assert "cannot create run folder" in capsys.readouterr().err
+    assert main(["foil", "--model", str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "r")]) == 2
+    assert "none.safetensors: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_existing_run_is_never_clobbered_without_overwrite(short_run, capsys):
+    out, _ = short_run
+    before = os.path.getmtime(f"{out}/metrics.csv")
+    assert main(["foil", "--out", out, "--iters", "5"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert os.path.getmtime(f"{out}/metrics.csv") == before
+
+
+def test_stage_labels_follow_the_metrics():
+    rows = []
+    for i in range(0, 101, 10):  # D falls steadily; diversity holds, then collapses at the end
+        rows.append({"iter": i, "d_fixed": 2 - 0.1 * i, "diversity": 0.4 if i < 80 else 0.05,
+                     "grad_norm": 1.0, "face_rate": 0.9 if i <= 40 else 0.1})
+    stages, peak = label_stages(rows, [0, 20, 40, 60, 100])
+    # D covers 40% of its total fall by 40 and 60% by 60; diversity ends at 1/8 of its start
+    assert stages == {0: "divergence", 20: "divergence", 40: "divergence", 60: "convergence", 100: "collapse"}
+    assert peak == 40   # fakeness 0.4 x faces 1.0 beats 0.6 x 0.11

@@ -1,0 +1,121 @@
+"""Networks: rosinality-compatible layout, fast paths agree with references, DCGAN weights load."""
+
+import importlib.util
+import os
+
+import pytest
+import torch
+
+from uncanny import nets
+from uncanny.nets import stylegan2 as S
+from uncanny.nets.ops import make_kernel, upfirdn2d, upfirdn2d_reference
+
+
+def test_stylegan2_generator_layout_matches_rosinality():
+    G = S.Generator(64, 512, 8, channel_multiplier=1)
+    sd = G.state_dict()
+    # rosinality's widths at 64 px with channel_multiplier=1: 512 up to 32 px, 256 at 64 px.
+    assert sd["style.1.weight"].shape == (512, 512)
+    assert sd["style.8.bias"].shape == (512,)
+    assert "style.9.weight" not in sd
+    assert sd["input.input"].shape == (1, 512, 4, 4)
+    assert sd["conv1.conv.weight"].shape == (1, 512, 512, 3, 3)
+    assert sd["conv1.conv.modulation.weight"].shape == (512, 512)
+    assert sd["conv1.noise.weight"].shape == (1,)
+    assert sd["conv1.activate.bias"].shape == (512,)
+    assert sd["to_rgb1.conv.weight"].shape == (1, 3, 512, 1, 1)
+    assert sd["convs.6.conv.weight"].shape == (1, 256, 512, 3, 3)      # 32 -> 64 px upsampling conv
+    assert sd["convs.7.conv.weight"].shape == (1, 256, 256, 3, 3)
+    assert sd["convs.6.conv.blur.kernel"].shape == (4, 4)
+    assert sd["to_rgbs.3.upsample.kernel"].shape == (4, 4)
+    assert "convs.8.conv.weight" not in sd
+    assert [sd[f"noises.noise_{i}"].shape[-1] for i in range(9)] == [4, 8, 8, 16, 16, 32, 32, 64, 64]
+    assert G.n_latent == 10 and G.num_layers == 9
+    assert len(sd) == 99  # as rosinality Generator(64, 512, 8, channel_multiplier=1)
+
+
+def test_stylegan2_discriminator_layout_matches_rosinality():
+    D = S.Discriminator(64, channel_multiplier=1)
+    sd = D.state_dict()
+    assert sd["convs.0.0.weight"].shape == (256, 3, 1, 1)
+    assert sd["convs.0.1.bias"].shape == (256,)
+    assert sd["convs.1.conv1.0.weight"].shape == (256, 256, 3, 3)
+    assert sd["convs.1.conv2.0.kernel"].shape == (4, 4)               # blur before the strided conv
+    assert sd["convs.1.conv2.1.weight"].shape == (512, 256, 3, 3)
+    assert sd["convs.1.skip.1.weight"].shape == (512, 256, 1, 1)
+    assert "convs.1.skip.1.bias" not in sd
+    assert "convs.5.conv1.0.weight" not in sd and "convs.4.conv1.0.weight" in sd
+    assert sd["final_conv.0.weight"].shape == (512, 513, 3, 3)         # + minibatch-stddev channel
+    assert sd["final_linear.0.weight"].shape == (512, 512 * 16)
+    assert sd["final_linear.1.weight"].shape == (1, 512)
+
+
+def test_channel_max_and_base_choose_small_widths():
+    assert S.channel_table(1, 128)[64] == 128 and S.channel_table(1, 128)[4] == 128
+    t = S.channel_table(1, 256, 2048)
+    assert (t[4], t[8], t[16], t[32], t[64]) == (256, 256, 128, 64, 32)
+    G, D = nets.build("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16))
+    assert G.state_dict()["convs.3.conv.weight"].shape == (1, 16, 16, 3, 3)
+    img, _ = G([torch.randn(3, 32)])
+    assert img.shape == (3, 3, 16, 16)
+    assert D(img).shape == (3, 1)
+
+
+@pytest.mark.parametrize("up,down,pad", [(2, 1, (2, 1)), (2, 1, (1, 1)), (1, 2, (1, 1)), (1, 1, (1, 2)),
+                                         (1, 2, (2, 2)), (2, 1, (0, -1))])
+def test_fast_upfirdn2d_matches_reference(up, down, pad):
+    k = make_kernel([1, 3, 3, 1]) * (4 if up > 1 else 1)
+    x = torch.randn(2, 5, 9, 9, dtype=torch.float64, requires_grad=True)
+    a = upfirdn2d(x, k.double(), up, down, pad)
+    b = upfirdn2d_reference(x, k.double(), up, down, pad)
+    assert a.shape == b.shape
+    assert torch.allclose(a, b, atol=1e-12)
+    ga, = torch.autograd.grad(a.square().sum(), x)
+    gb, = torch.autograd.grad(b.square().sum(), x)
+    assert torch.allclose(ga, gb, atol=1e-10)
+
+
+def test_batched_modulation_matches_grouped_reference():
+    torch.manual_seed(1)
+    G, _ = nets.build("stylegan2", dict(size=32, style_dim=32, n_mlp=2, channel_max=24))
+    with torch.no_grad():
+        for n, p in G.named_parameters():
+            if n.endswith("noise.weight"):
+                p.fill_(0.2)
+    z, noise = torch.randn(4, 32), G.make_noise()
+    S.set_fused(G, False)
+    fast, _ = G([z], noise=noise)
+    g_fast = torch.autograd.grad(fast.square().mean(), list(G.parameters()))
+    S.set_fused(G, True)
+    ref, _ = G([z], noise=noise)
+    g_ref = torch.autograd.grad(ref.square().mean(), list(G.parameters()))
+    assert (fast - ref).abs().max() < 1e-5
+    for a, b in zip(g_fast, g_ref):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_generate_is_deterministic_and_truncation_pulls_to_mean():
+    G, _ = nets.build("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16))
+    z = torch.randn(2, 32)
+    w_avg = G.mean_latent(256)
+    a = nets.generate(G, z)
+    assert torch.equal(a, nets.generate(G, z))
+    mean_img = nets.generate(G, z, truncation=1e-6, w_avg=w_avg)
+    assert (mean_img[0] - mean_img[1]).abs().max() < 1e-4  # psi -> 0: every z gives the mean face
+    with pytest.raises(ValueError):
+        nets.generate(G, z, truncation=0.5)
+
+
+def test_gan_face_generate_weights_load_into_our_dcgan():
+    spec = importlib.util.find_spec("gan_face_generate")
+    assert spec is not None, "gan-face-generate==1.1.1 is installed by make test"
+    sd = torch.load(os.path.join(spec.submodule_search_locations[0], "weights.tar"), map_location="cpu",
+                    weights_only=True)["netG_state_dict"]
+    G, D = nets.build("dcgan", {})
+    G.load_state_dict(sd)  # unchanged keys and shapes
+    G.eval()
+    with torch.no_grad():
+        img = nets.generate(G, torch.randn(4, 100))
+    assert img.shape == (4, 3, 64, 64)
+    assert img.min() >= -1 and img.max() <= 1 and img.std() > 0.1
+    assert D(img).shape == (4, 1)
