@@ -61,7 +61,8 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
                 ax.axvline(x, color="red", lw=0.5, alpha=0.5)
         ax.axvline(peak, color="purple", ls="--", lw=1.2)
         ax.set_title(name, fontsize=10)
-        ax.legend(fontsize=7, loc="best")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("iteration")
