@@ -152,13 +152,15 @@ def _add_measure(sub):
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--floor", action="store_true",
+                   help="with --folder: real-vs-real, two disjoint halves of the dataset (up to --n each)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--device")
 
 
 def _run_measure(a):
     from .measure import measure
-    r = measure(a.model, a.folder, a.real, a.n, a.seed, a.truncation, a.device)
+    r = measure(a.model, a.folder, a.real, a.n, a.seed, a.truncation, a.device, a.floor)
     print(json.dumps(r, indent=1) if a.json else "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
                                                           for k, v in r.items()))
 

@@ -49,10 +49,25 @@ def measure_images(images: np.ndarray, real: np.ndarray | None = None, upscale: 
     return out
 
 
+def real_floor(folder: str, n: int = 500, seed: int = 0) -> dict:
+    """The same metrics for real images against other real images: two disjoint random halves
+    of a prepared dataset (n images each at most). The floor a generator can hope to reach."""
+    images = load_dataset(folder)
+    idx = np.random.RandomState(seed).permutation(len(images))
+    half = min(n, len(images) // 2)
+    if half < 2:
+        raise UncannyError(f"{folder}: too few images for a real-vs-real split")
+    return measure_images(images[idx[:half]], images[idx[half:2 * half]])
+
+
 def measure(model: str | None = None, folder: str | None = None, real: str | None = None, n: int = 256,
-            seed: int = 0, truncation: float = 1.0, device: str | None = None) -> dict:
+            seed: int = 0, truncation: float = 1.0, device: str | None = None, floor: bool = False) -> dict:
     if n <= 0:
         raise UncannyError(f"--n {n}: must be positive")
+    if floor:
+        if not folder:
+            raise UncannyError("--floor needs --folder (a prepared dataset to split in two)")
+        return real_floor(folder, n, seed)
     if folder is not None:
         images = load_dataset(folder)[:n]
     else:

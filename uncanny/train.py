@@ -168,7 +168,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
 
     def snapshot(step_now):
         kimg = step_now * cfg.batch / 1000
-        tag = f"kimg-{int(kimg):06d}" if kimg >= 1 or kimg == 0 else f"img-{step_now * cfg.batch:06d}"
+        tag = f"kimg-{round(kimg):06d}" if kimg >= 1 or kimg == 0 else f"img-{step_now * cfg.batch:06d}"
         meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
                                "dataset_images": len(reals)},
                 "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
