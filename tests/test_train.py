@@ -55,3 +55,20 @@ def test_train_refuses_bad_inputs(tiny_dataset, tmp_path):
         train(TrainConfig(data=tiny_dataset, out=str(tmp_path / "a"), kimg=0, **TINY), show_progress=False)
     with pytest.raises(UncannyError, match="not a prepared dataset"):
         train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "b"), kimg=1, **TINY), show_progress=False)
+
+
+def test_data_parallel_training_under_torchrun(tiny_dataset, tmp_path):
+    """Two CPU processes (gloo): one snapshot, identical weights on both ranks by construction."""
+    import subprocess
+    import sys
+    out = str(tmp_path / "ddp")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "uncanny", "train", tiny_dataset, "--out", out, "--kimg", "0.04", "--batch", "4",
+           "--snap", "0.04", "--channel-base", "256", "--channel-max", "16", "--style-dim", "32"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    ck = read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
+    assert ck.header["training"]["step"] == 10
+    run = __import__("json").load(open(os.path.join(out, "run.json")))
+    assert run["world_size"] == 2

@@ -81,6 +81,22 @@ def _requires_grad(m, flag):
         p.requires_grad_(flag)
 
 
+def _sync_grads(module, world: int) -> None:
+    """Average gradients over all ranks (no-op on one process)."""
+    if world == 1:
+        return
+    import torch.distributed as dist
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if grads:
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset: offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+
 @torch.no_grad()
 def _accumulate(ema, model, beta):
     for pe, p in zip(ema.parameters(), model.parameters()):
@@ -119,7 +135,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             shutil.rmtree(cfg.out)
         for sub in ("", "snapshots", "samples"):
             ensure_dir(os.path.join(cfg.out, sub), "run folder")
-    torch.manual_seed(cfg.seed + rank)
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
 
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
@@ -142,11 +158,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     elif cfg.resume and rank == 0 and os.path.isdir(cfg.out) and os.listdir(os.path.join(cfg.out, "snapshots")):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
-    G_train, D_train = G, D
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        G_train = DDP(G, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
-        D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+    torch.manual_seed(cfg.seed * 1000 + rank + step)  # each rank draws its own latents and reals
+    # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
+    # not support): every rank computes gradients on its share of the batch, then they are averaged.
 
     reals = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, H, W), in memory
     local_batch = cfg.batch // world
@@ -206,32 +220,35 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         _requires_grad(G, False)
         _requires_grad(D, True)
         with torch.no_grad():
-            fake, _ = G_train(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
+            fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
         real = real_batch()
-        fake_logit = D_train(diff_augment(fake, cfg.augment))
-        real_logit = D_train(diff_augment(real, cfg.augment))
+        fake_logit = D(diff_augment(fake, cfg.augment))
+        real_logit = D(diff_augment(real, cfg.augment))
         loss_d = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
         d_opt.zero_grad(set_to_none=True)
         loss_d.backward()
+        _sync_grads(D, world)
         d_opt.step()
 
         if step % cfg.d_reg_every == 0:  # lazy R1: gamma/2 * ||grad_x D(x)||^2 on reals
             real = real_batch().requires_grad_(True)
-            logit = D_train(diff_augment(real, cfg.augment))
+            logit = D(diff_augment(real, cfg.augment))
             (grad,) = torch.autograd.grad(logit.sum(), real, create_graph=True)
             r1 = grad.pow(2).flatten(1).sum(1).mean()
             d_opt.zero_grad(set_to_none=True)
             (cfg.r1_gamma / 2 * r1 * cfg.d_reg_every + 0 * logit[0]).sum().backward()
+            _sync_grads(D, world)
             d_opt.step()
             r1_val = r1.item()
 
         # ---- G step: make D call the fakes real (the objective foil inverts)
         _requires_grad(G, True)
         _requires_grad(D, False)
-        fake, _ = G_train(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
-        loss_g = F.softplus(-D_train(diff_augment(fake, cfg.augment))).mean()
+        fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
+        loss_g = F.softplus(-D(diff_augment(fake, cfg.augment))).mean()
         g_opt.zero_grad(set_to_none=True)
         loss_g.backward()
+        _sync_grads(G, world)
         g_opt.step()
 
         # ---- EMA of G
@@ -255,6 +272,10 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                                 g=f"{loss_g.item():.3f}", s_kimg=f"{spk:.0f}")
             if done % snap_steps == 0 or done == total_steps:
                 last_path = snapshot(done)
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
     if rank == 0:
         log_f.close()
         if last_path is None:
