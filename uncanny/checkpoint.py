@@ -67,6 +67,9 @@ def read_checkpoint(path: str) -> Checkpoint:
 
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
+    if path.endswith((".pt", ".pth", ".pkl")):
+        from .formats import read_foreign
+        return read_foreign(path)
     if not path.endswith(".safetensors"):
         raise UncannyError(f"{path}: not an uncanny checkpoint (expected a .safetensors file; "
                            f"convert other formats with `uncanny convert`)")

@@ -182,6 +182,20 @@ def _run_models(a):
               f"kimg={t.get('kimg', '?')}  {os.path.getsize(path) / 1e6:.1f} MB")
 
 
+def _add_convert(sub):
+    p = sub.add_parser("convert", help="rosinality .pt / NVIDIA .pkl -> ours, ours -> rosinality .pt")
+    p.add_argument("src")
+    p.add_argument("dst", help=".safetensors (ours) or .pt (rosinality-style)")
+
+
+def _run_convert(a):
+    from .convert import convert
+    r = convert(a.src, a.dst)
+    print(f"{r['arch']} {r['config'].get('size')} px, networks {', '.join(r['nets'])} -> {r['out']}")
+    if "d" not in r["nets"]:
+        print("note: the source has no discriminator; the result can be sampled but not foiled")
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
     p.add_argument("--out", default="runs/demo")
@@ -196,7 +210,7 @@ def _run_demo(a):
 COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample),
             "train": (_add_train, _run_train), "data": (_add_data, _run_data),
             "measure": (_add_measure, _run_measure), "models": (_add_models, _run_models),
-            "demo": (_add_demo, _run_demo)}
+            "convert": (_add_convert, _run_convert), "demo": (_add_demo, _run_demo)}
 
 
 def build_parser() -> argparse.ArgumentParser:

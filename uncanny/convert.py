@@ -1,0 +1,33 @@
+"""Convert checkpoints between formats (nothing in an input file is ever executed).
+
+    uncanny convert stylegan2-ffhq-config-f.pt ffhq.safetensors     # rosinality StyleGAN2 -> ours
+    uncanny convert network-snapshot.pkl mine.safetensors           # NVIDIA stylegan2-ada -> ours
+    uncanny convert ffhq.safetensors back.pt                        # ours -> rosinality-style .pt
+
+The discriminator is kept wherever the source has it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .checkpoint import read_checkpoint, save_checkpoint
+from .errors import UncannyError
+
+
+def convert(src: str, dst: str) -> dict:
+    """Write `src` (any supported format) to `dst` (.safetensors, or .pt for rosinality)."""
+    ck = read_checkpoint(src)
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise UncannyError(f"{dst}: output folder {folder} does not exist")
+    if dst.endswith(".pt"):
+        from .formats import write_rosinality
+        write_rosinality(ck, dst)
+    elif dst.endswith(".safetensors"):
+        meta = {k: v for k, v in ck.header.items() if k not in ("format", "version", "arch", "config", "nets")}
+        meta.setdefault("provenance", {})["converted_from"] = os.path.abspath(src)
+        save_checkpoint(dst, ck.arch, ck.config, ck.state, meta, w_avg=ck.w_avg)
+    else:
+        raise UncannyError(f"{dst}: output must end in .safetensors (ours) or .pt (rosinality)")
+    return {"arch": ck.arch, "config": ck.config, "nets": sorted(ck.state), "out": dst}
