@@ -134,3 +134,42 @@ def test_flat_state_reads_module_stubs():
     outer = Stub("Net")
     outer.state = {"_parameters": {}, "_buffers": {}, "_modules": {"fc0": inner}}
     assert sorted(_flat_state(outer)) == ["fc0.f", "fc0.weight"]
+
+
+@pytest.fixture(scope="module")
+def stylegan1_model(tmp_path_factory):
+    """A checkpoint as style-based-gan-pytorch's train.py writes it (fp16 to keep the file small)."""
+    from uncanny.nets import stylegan1 as S1
+    torch.manual_seed(0)
+    G, D = S1.StyledGenerator(512, 8, stage=8), S1.Discriminator(from_rgb_activate=True, stage=8)
+    half = {k: v.half() for k, v in G.state_dict().items()}
+    path = str(tmp_path_factory.mktemp("sg1") / "stylegan-8px-new.model")
+    torch.save({"generator": half, "g_running": half, "discriminator": {k: v.half() for k, v in D.state_dict().items()},
+                "g_optimizer": {}, "d_optimizer": {}}, path)
+    return path
+
+
+def test_stylegan1_checkpoint_stage_from_name_and_option(stylegan1_model, tmp_path, capsys):
+    gan = load_gan(stylegan1_model, need_d=True)
+    assert gan.arch == "stylegan1" and gan.config["stage"] == 8
+    with torch.no_grad():
+        z = torch.randn(2, 512)
+        img = gan.generate(z)
+        assert img.shape == (2, 3, 8, 8) and torch.equal(img, gan.generate(z))   # fixed noise: a seed is one image
+        assert not torch.equal(img[0], img[1])
+        assert gan.D(img).shape == (2, 1)
+    gan16 = load_gan(stylegan1_model, stage=16)
+    assert gan16.generate(torch.randn(1, 512)).shape == (1, 3, 16, 16)
+    renamed = tmp_path / "checkpoint.model"
+    renamed.write_bytes(open(stylegan1_model, "rb").read())
+    with pytest.raises(UncannyError, match="--stage"):
+        load_gan(str(renamed))
+    with pytest.raises(UncannyError, match="--stage 12"):
+        load_gan(str(renamed), stage=12)
+    out = str(tmp_path / "foil")
+    assert main(["foil", "--model", str(renamed), "--stage", "8", "--out", out, "--iters", "3",
+                 "--snapshots", "0,3", "--faces-every", "0", "--seeds", "0-3"]) == 0
+    snap = read_checkpoint(f"{out}/snapshots/iter-000003.safetensors")
+    assert snap.arch == "stylegan1" and snap.config["stage"] == 8
+    assert main(["convert", str(renamed), str(tmp_path / "sg1.safetensors"), "--stage", "8"]) == 0
+    assert set(read_checkpoint(str(tmp_path / "sg1.safetensors")).state) == {"g", "g_ema", "d"}

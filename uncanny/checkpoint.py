@@ -60,16 +60,16 @@ class Checkpoint:
     w_avg: torch.Tensor | None = None
 
 
-def read_checkpoint(path: str) -> Checkpoint:
+def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
     """Parse a checkpoint file; raises UncannyError naming the file and the problem."""
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
-    if path.endswith((".pt", ".pth", ".pkl")):
+    if path.endswith((".pt", ".pth", ".pkl", ".model")):
         from .formats import read_foreign
-        return read_foreign(path)
+        return read_foreign(path, stage)
     if not path.endswith(".safetensors"):
         raise UncannyError(f"{path}: not an uncanny checkpoint (expected a .safetensors file; "
                            f"convert other formats with `uncanny convert`)")
@@ -99,6 +99,10 @@ def read_checkpoint(path: str) -> Checkpoint:
         ck.state.setdefault(net, {})[k] = t
     if not any(n in ck.state for n in ("g", "g_ema")):
         raise UncannyError(f"{path}: checkpoint holds no generator")
+    if stage is not None:
+        if arch != "stylegan1":
+            raise UncannyError(f"--stage {stage}: only progressive StyleGAN 1 checkpoints have stages")
+        ck.config = dict(ck.config, stage=int(stage))
     return ck
 
 
@@ -143,14 +147,14 @@ class GAN:
 
 
 def load_gan(path: str, which: str = "g_ema", need_d: bool = False,
-             device: str | torch.device = "cpu") -> GAN:
+             device: str | torch.device = "cpu", stage: int | None = None) -> GAN:
     """Load a generator (`which`: g_ema, falling back to g, or g) and the discriminator.
 
     `path` is a .safetensors checkpoint or the name of an embedded model (`uncanny models`).
     """
     from . import registry
     path = registry.resolve(path)
-    ck = read_checkpoint(path)
+    ck = read_checkpoint(path, stage)
     if which not in ("g", "g_ema"):
         raise UncannyError(f"--generator {which}: must be g or g_ema")
     if which not in ck.state:
@@ -161,7 +165,7 @@ def load_gan(path: str, which: str = "g_ema", need_d: bool = False,
                            f"`uncanny convert` keeps D where the source has it)")
     try:
         G, D = nets.build(ck.arch, ck.config)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, KeyError) as e:
         raise UncannyError(f"{path}: bad architecture config ({e})") from None
     _load_into(G, ck.state[which], path, which)
     if "d" in ck.state:
@@ -172,7 +176,7 @@ def load_gan(path: str, which: str = "g_ema", need_d: bool = False,
     G.eval().to(device)
     if D is not None:
         D.eval().to(device)
-    if w_avg is None and ck.arch == "stylegan2":
+    if w_avg is None and ck.arch in ("stylegan2", "stylegan1"):
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
             z = torch.randn(4096, G.style_dim, generator=g).to(device)

@@ -35,6 +35,7 @@ def _add_foil(sub):
     p.add_argument("--loss", choices=list(LOSSES), default="softplus",
                    help="softplus: minimise softplus(D(G(z))) (default); logd: minimise log D; hinge: minimise D")
     p.add_argument("--d-model", help="freeze the discriminator of this checkpoint instead of the model's own")
+    p.add_argument("--stage", type=int, help="resolution of a progressive StyleGAN 1 checkpoint (8 ... 1024)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi for the grids")
     p.add_argument("--snapshots", type=_int_list, default=PAPER_SCHEDULE,
@@ -56,7 +57,7 @@ def _run_foil(a):
     from .foil import FoilConfig, foil
     from .sample import parse_seeds
     cfg = FoilConfig(model=a.model, out=a.out, iters=a.iters, lr=a.lr, batch=a.batch, generator=a.generator,
-                     loss=a.loss, d_model=a.d_model, seed=a.seed, truncation=a.truncation,
+                     loss=a.loss, d_model=a.d_model, stage=a.stage, seed=a.seed, truncation=a.truncation,
                      snapshots=a.snapshots, sample_seeds=tuple(parse_seeds(a.seeds)), population=a.population,
                      frame_every=a.frame_every, faces_every=a.faces_every, on_nonfinite=a.on_nonfinite,
                      max_grad_norm=a.max_grad_norm, device=a.device, resume=a.resume, overwrite=a.overwrite)
@@ -85,6 +86,7 @@ def _add_sample(sub):
     p.add_argument("--seeds", default="0-15")
     p.add_argument("--truncation", type=float, default=1.0)
     p.add_argument("--generator", choices=["g_ema", "g"], default="g_ema")
+    p.add_argument("--stage", type=int, help="resolution of a progressive StyleGAN 1 checkpoint")
     p.add_argument("--device")
 
 
@@ -93,7 +95,7 @@ def _run_sample(a):
     if a.n is not None and a.n <= 0:
         raise UncannyError(f"--n {a.n}: must be positive")
     seeds = list(range(a.n)) if a.n else parse_seeds(a.seeds)
-    print(sample(a.model, a.out, seeds, a.truncation, a.generator, device=a.device))
+    print(sample(a.model, a.out, seeds, a.truncation, a.generator, device=a.device, stage=a.stage))
 
 
 def _add_train(sub):
@@ -186,11 +188,12 @@ def _add_convert(sub):
     p = sub.add_parser("convert", help="rosinality .pt / NVIDIA .pkl -> ours, ours -> rosinality .pt")
     p.add_argument("src")
     p.add_argument("dst", help=".safetensors (ours) or .pt (rosinality-style)")
+    p.add_argument("--stage", type=int, help="resolution to keep for a progressive StyleGAN 1 checkpoint")
 
 
 def _run_convert(a):
     from .convert import convert
-    r = convert(a.src, a.dst)
+    r = convert(a.src, a.dst, a.stage)
     print(f"{r['arch']} {r['config'].get('size')} px, networks {', '.join(r['nets'])} -> {r['out']}")
     if "d" not in r["nets"]:
         print("note: the source has no discriminator; the result can be sampled but not foiled")

@@ -15,9 +15,9 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .errors import UncannyError
 
 
-def convert(src: str, dst: str) -> dict:
+def convert(src: str, dst: str, stage: int | None = None) -> dict:
     """Write `src` (any supported format) to `dst` (.safetensors, or .pt for rosinality)."""
-    ck = read_checkpoint(src)
+    ck = read_checkpoint(src, stage)
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise UncannyError(f"{dst}: output folder {folder} does not exist")

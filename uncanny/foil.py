@@ -62,6 +62,7 @@ class FoilConfig:
     generator: str = "g_ema"               # start from G_ema (default) or g
     loss: str = "softplus"
     d_model: str | None = None             # freeze the D of another checkpoint (default: the model's own)
+    stage: int | None = None               # resolution stage of a progressive StyleGAN 1 checkpoint
     seed: int = 0
     truncation: float = 1.0                # for the fixed-seed grids and population grids
     snapshots: tuple[int, ...] = PAPER_SCHEDULE
@@ -244,10 +245,10 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         ensure_dir(os.path.join(cfg.out, sub), "run folder")
 
     # ---- models: G to fine-tune, D frozen
-    gan = load_gan(cfg.model, which=cfg.generator, need_d=cfg.d_model is None, device=device)
+    gan = load_gan(cfg.model, which=cfg.generator, need_d=cfg.d_model is None, device=device, stage=cfg.stage)
     G, D = gan.G, gan.D
     if cfg.d_model is not None:
-        D = load_gan(cfg.d_model, need_d=True, device=device).D
+        D = load_gan(cfg.d_model, need_d=True, device=device, stage=cfg.stage).D
         if getattr(D, "size", G.size if hasattr(G, "size") else 64) != getattr(G, "size", 64):
             raise UncannyError(f"{cfg.d_model}: its discriminator takes {D.size} px images, "
                                f"the generator makes {G.size} px")
@@ -283,7 +284,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         path = os.path.join(cfg.out, "snapshots", f"iter-{it:06d}.safetensors")
         meta = {"provenance": {"foiled_from": gan.path, "generator": gan.which, **gan.header.get("provenance", {})},
                 "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "batch": cfg.batch}}
-        save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)
+        save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)  # config holds the stage
         imgs = to_uint8(fixed_samples())
         save_png(os.path.join(cfg.out, "grids", f"iter-{it:06d}.png"), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
         # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.

@@ -170,14 +170,14 @@ def _infer_sg2_config(path, g: dict, args) -> dict:
     raise UncannyError(f"{path}: channel widths {ch} match no known StyleGAN2 layout")
 
 
-def read_rosinality(path: str, obj=None):
+def read_rosinality(path: str, obj=None, stage: int | None = None):
     from .checkpoint import Checkpoint
     obj = _torch_load(path) if obj is None else obj
     if not isinstance(obj, dict):
         raise UncannyError(f"{path}: not a rosinality checkpoint (top level is {type(obj).__name__})")
     if "g_running" in obj or "generator" in obj:
         from .nets.stylegan1 import read_stylegan1
-        return read_stylegan1(path, obj)
+        return read_stylegan1(path, obj, stage)
     gens = [k for k in ("g_ema", "g") if k in obj]
     if not gens:
         raise UncannyError(f"{path}: no generator found (expected keys g_ema or g; found {', '.join(map(str, obj))})")
@@ -364,7 +364,7 @@ def read_foreign(path: str, stage: int | None = None):
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith(b"PK"):             # torch.save zip archive
-        ck = read_rosinality(path)
+        ck = read_rosinality(path, stage=stage)
     elif head[:1] == b"\x80":              # a bare pickle: NVIDIA (or an old torch.save)
         ck = read_nvidia(path)
     else:

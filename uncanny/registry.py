@@ -51,7 +51,7 @@ def resolve(name_or_path: str | None) -> str:
     models = embedded()
     if name_or_path in models:
         return models[name_or_path]
-    if os.sep in name_or_path or name_or_path.endswith((".safetensors", ".pt", ".pkl")):
+    if os.sep in name_or_path or name_or_path.endswith((".safetensors", ".pt", ".pkl", ".model")):
         raise UncannyError(f"{name_or_path}: no such checkpoint file")
     known = ", ".join(models) or "none yet"
     raise UncannyError(f"{name_or_path}: neither a file nor an embedded model (embedded: {known})")

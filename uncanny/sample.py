@@ -35,14 +35,15 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def sample(model: str | None, out: str, seeds: list[int], truncation: float = 1.0,
-           which: str = "g_ema", ncol: int | None = None, device: str | None = None) -> str:
+           which: str = "g_ema", ncol: int | None = None, device: str | None = None,
+           stage: int | None = None) -> str:
     if not 0 < truncation <= 1:
         raise UncannyError(f"--truncation {truncation}: must be in (0, 1]")
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UncannyError(f"{out}: output folder {folder} does not exist or is not writable")
     dev = resolve_device(device)
-    gan = load_gan(model, which=which, device=dev)
+    gan = load_gan(model, which=which, device=dev, stage=stage)
     z = seed_z(seeds, gan.z_dim, dev)
     with torch.no_grad():
         imgs = torch.cat([gan.generate(b, truncation) for b in z.split(32)])

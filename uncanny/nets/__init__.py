@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from . import dcgan, stylegan2
+from . import dcgan, stylegan1, stylegan2
 
-ARCHS = ("stylegan2", "dcgan")
+ARCHS = ("stylegan2", "stylegan1", "dcgan")
 
 
 def build(arch: str, config: dict):
@@ -22,6 +22,11 @@ def build(arch: str, config: dict):
         D = stylegan2.Discriminator(c.size, c.channel_multiplier, channel_max=c.channel_max,
                                     channel_base=c.channel_base)
         return G, D
+    if arch == "stylegan1":
+        c = dict(config)
+        G = stylegan1.StyledGenerator(c["code_dim"], c.get("n_mlp", 8), c["stage"], fused=c.get("fused", True))
+        D = stylegan1.Discriminator(c.get("fused", True), c.get("from_rgb_activate", True), c["stage"])
+        return G, D
     if arch == "dcgan":
         c = dcgan.DCGANConfig(**config)
         return dcgan.Generator(c.nz, c.ngf, c.nc), dcgan.Discriminator(c.ndf, c.nc)
@@ -29,7 +34,7 @@ def build(arch: str, config: dict):
 
 
 def z_dim(G) -> int:
-    return G.style_dim if isinstance(G, stylegan2.Generator) else G.nz
+    return G.style_dim if isinstance(G, (stylegan2.Generator, stylegan1.StyledGenerator)) else G.nz
 
 
 def generate(G, z: torch.Tensor, truncation: float = 1.0, w_avg: torch.Tensor | None = None,
@@ -42,4 +47,12 @@ def generate(G, z: torch.Tensor, truncation: float = 1.0, w_avg: torch.Tensor | 
         img, _ = G([z], truncation=truncation, truncation_latent=w_avg, noise=noise,
                    randomize_noise=False)
         return img
+    if isinstance(G, stylegan1.StyledGenerator):
+        if noise is None:  # fixed noise maps, shared by the batch, so a seed always gives one image
+            g = torch.Generator().manual_seed(0)
+            noise = [torch.randn(1, 1, 4 * 2 ** i, 4 * 2 ** i, generator=g).to(z.device).expand(z.shape[0], -1, -1, -1)
+                     for i in range(G.step + 1)]
+        if truncation < 1 and w_avg is None:
+            raise ValueError("truncation < 1 needs w_avg (the mean style)")
+        return G(z, noise=noise, mean_style=w_avg if truncation < 1 else None, style_weight=truncation)
     return G(z)
