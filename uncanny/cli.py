@@ -199,6 +199,56 @@ def _run_convert(a):
         print("note: the source has no discriminator; the result can be sampled but not foiled")
 
 
+def _add_project(sub):
+    p = sub.add_parser("project", help="project real faces into the GAN's latent space and film the search")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--model", help="checkpoint or embedded model (default: faces64)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--every", type=int, default=10, help="a video frame every N steps")
+    p.add_argument("--fps", type=int, default=24)
+    p.add_argument("--w-plus", action="store_true", help="optimise one W per layer (W+) instead of one W")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--face", type=int, default=0, help="which face in each photo (0 = largest)")
+    p.add_argument("--chain", action="store_true", help="start each face from the previous face's latent")
+    p.add_argument("--loop", action="store_true", help="close the chain: re-project the first face from the last")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_project(a):
+    from .project import ProjectConfig, project
+    s = project(ProjectConfig(images=a.images, model=a.model, out=a.out, steps=a.steps, every=a.every, fps=a.fps,
+                              w_plus=a.w_plus, lr=a.lr, face=a.face, chain=a.chain, loop=a.loop, seed=a.seed,
+                              device=a.device, overwrite=a.overwrite))
+    for f in s["faces"]:
+        at = f["identifiable_at_step"]
+        print(f"{f['image']}: PSNR {f['first']['psnr']:.1f} -> {f['final']['psnr']:.1f} dB, identity distance "
+              f"{f['first']['identity']:.3f} -> {f['final']['identity']:.3f}, "
+              f"{'identifiable at step ' + str(at) if at is not None else 'never identifiable (< 0.6)'}  [{f['folder']}]")
+    if "chain" in s:
+        print(f"chain video: {s['chain']}")
+    if "loop_seam" in s:
+        print(f"loop seam: mean |pixel difference| {s['loop_seam']['mean_abs_pixel_difference']:.3f}")
+
+
+def _add_render(sub):
+    p = sub.add_parser("render", help="render a projected latent through foiled generator snapshots")
+    p.add_argument("latent", help="latent.npz written by `uncanny project`")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--snapshot", help="one foil snapshot, RUN/ITER")
+    g.add_argument("--run", help="every snapshot of a foil run (strip + video)")
+    p.add_argument("--out", default="render.png")
+    p.add_argument("--device")
+
+
+def _run_render(a):
+    from .project import render
+    r = render(a.latent, a.out, a.snapshot, a.run, device=a.device)
+    print("\n".join(f"{k}: {v}" for k, v in r.items()))
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
     p.add_argument("--out", default="runs/demo")
@@ -213,7 +263,8 @@ def _run_demo(a):
 COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample),
             "train": (_add_train, _run_train), "data": (_add_data, _run_data),
             "measure": (_add_measure, _run_measure), "models": (_add_models, _run_models),
-            "convert": (_add_convert, _run_convert), "demo": (_add_demo, _run_demo)}
+            "convert": (_add_convert, _run_convert), "project": (_add_project, _run_project),
+            "render": (_add_render, _run_render), "demo": (_add_demo, _run_demo)}
 
 
 def build_parser() -> argparse.ArgumentParser:

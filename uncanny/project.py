@@ -1,0 +1,415 @@
+"""Project real faces into a GAN's latent space and film the search ("Familiar Faces").
+
+    uncanny project photo.jpg --out runs/me                          # default model faces64, 1000 steps
+    uncanny project a.jpg b.jpg c.jpg --chain --loop --out runs/loop  # faces flow into one another
+    uncanny render runs/me/00-photo/latent.npz --run runs/foil1       # the face through a foiled G
+
+Each face is found and aligned exactly as the training data was (faces.align_face). The latent
+(W from the mean W, or W+ with --w-plus) and the noise maps are optimised as NVIDIA's StyleGAN2
+projector does: Adam with a learning-rate ramp up and cosine ramp down, decaying noise added to
+W, noise maps renormalised each step and regularised towards zero autocorrelation. A DCGAN's
+z is optimised the same way. Loss: pixel MSE + (1 - MS-SSIM) + distance of the discriminator's
+intermediate features.
+
+Per face (out/NN-name/): target.png, projection.png, latent.npz, search.mp4, search.gif,
+frames.csv (step, loss terms, PSNR, identity distance), identity.png. With --chain / --loop,
+chain.mp4 joins them, and summary.json reports the seam of the loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import faces, nets
+from .checkpoint import GAN, load_gan
+from .errors import UncannyError
+from .losses import DFeatureLoss, ms_ssim, psnr
+from .media import label, save_png, save_video, to_uint8, upscale
+from .util import atomic_write_text, ensure_dir, progress, resolve_device
+
+IDENTITY_THRESHOLD = 0.6  # dlib's same-person distance
+
+
+@dataclass
+class ProjectConfig:
+    images: list[str]
+    model: str | None = None
+    out: str = "runs/project"
+    steps: int = 1000
+    every: int = 10
+    fps: int = 24
+    min_seconds: float = 6.0        # videos hold the last frame to last at least this long
+    w_plus: bool = False
+    lr: float = 0.1
+    noise_reg: float = 1e5
+    w_noise: float = 0.05           # initial std of noise added to W, relative to W's spread
+    pixel_weight: float = 1.0
+    ssim_weight: float = 1.0
+    dfeat_weight: float = 1.0
+    face: int = 0                   # which face in each photo, largest first
+    chain: bool = False
+    loop: bool = False
+    seed: int = 0
+    device: str | None = None
+    overwrite: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def validate(self):
+        if not self.images:
+            raise UncannyError("no images given")
+        if self.steps <= 0:
+            raise UncannyError(f"--steps {self.steps}: must be positive")
+        if self.every <= 0:
+            raise UncannyError(f"--every {self.every}: must be positive")
+        if self.loop and not self.chain:
+            self.chain = True  # a loop is a chain closed on itself
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def load_target(path: str, size: int, face_index: int = 0, min_face: int = 32) -> np.ndarray:
+    """The aligned face (size, size, 3) uint8 in a photo, or UncannyError naming the file."""
+    img = faces.load_image(path)
+    found = faces.find_faces(img)
+    if not found:
+        raise UncannyError(f"{path}: no face found")
+    if face_index >= len(found):
+        raise UncannyError(f"{path}: --face {face_index} asked for, but the photo has {len(found)} face(s)")
+    face = found[face_index]
+    if face.size < min_face:
+        raise UncannyError(f"{path}: face is only {face.size} px (at least {min_face} needed)")
+    return faces.align_face(img, face.landmarks, size)
+
+
+def identity_distance(a: np.ndarray, target_desc: np.ndarray | None) -> float:
+    """dlib descriptor distance of image a (H, W, 3 uint8) to the target's; NaN without a face."""
+    if target_desc is None:
+        return float("nan")
+    d = faces.descriptors(a[None], upscale=max(1, 256 // a.shape[0]))
+    return float(np.linalg.norm(d[0] - target_desc)) if len(d) else float("nan")
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+def _noise_reg(noises) -> torch.Tensor:
+    """Penalise spatial autocorrelation of each noise map at every scale down to 8 px."""
+    loss = 0.0
+    for n in noises:
+        while True:
+            loss = loss + (n * torch.roll(n, 1, dims=3)).mean() ** 2 + (n * torch.roll(n, 1, dims=2)).mean() ** 2
+            if n.shape[2] <= 8:
+                break
+            n = F.avg_pool2d(n, 2)
+    return loss
+
+
+@dataclass
+class Latent:
+    kind: str                      # "w", "w+" or "z"
+    value: torch.Tensor            # (1, D) or (1, n_latent, D)
+    noises: list[torch.Tensor]
+
+    def save(self, path: str, meta: dict):
+        arrays = {"latent": self.value.detach().cpu().numpy()}
+        arrays.update({f"noise_{i}": n.detach().cpu().numpy() for i, n in enumerate(self.noises)})
+        import io
+        buf = io.BytesIO()
+        np.savez(buf, **arrays, meta=np.array(json.dumps(dict(meta, kind=self.kind))))
+        from .util import atomic_write_bytes
+        atomic_write_bytes(path, buf.getvalue())
+
+
+def load_latent(path: str) -> tuple[Latent, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            noises = [torch.from_numpy(z[f"noise_{i}"]) for i in range(len([k for k in z.files if k.startswith("noise_")]))]
+            return Latent(meta["kind"], torch.from_numpy(z["latent"]), noises), meta
+    except (OSError, KeyError, ValueError) as e:
+        raise UncannyError(f"{path}: not a latent file written by `uncanny project` ({e})") from None
+
+
+def synthesize(gan: GAN, lat: Latent, G=None) -> torch.Tensor:
+    """Image (1, 3, H, W) for a latent through generator G (default: the GAN's)."""
+    G = G or gan.G
+    if lat.kind == "z":
+        return G(lat.value)
+    img, _ = G([lat.value], input_is_latent=True, noise=lat.noises or None, randomize_noise=False)
+    return img
+
+
+def _stats(gan: GAN, device, n=10000):
+    g = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        z = torch.randn(n, gan.z_dim, generator=g).to(device)
+        if gan.arch == "dcgan":
+            return torch.zeros(1, gan.z_dim, device=device), 1.0
+        w = torch.cat([gan.G.style(b) for b in z.split(1000)])
+    w_avg = w.mean(0, keepdim=True)
+    w_std = float(((w - w_avg) ** 2).sum(1).mean().sqrt())
+    return w_avg, w_std
+
+
+def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent | None, stats,
+                target_desc, on_frame, show_progress=True) -> tuple[Latent, list[dict]]:
+    """Optimise a latent towards `target`; calls on_frame(step, image_uint8, row) every `every` steps."""
+    device = next(gan.G.parameters()).device
+    G, D = gan.G, gan.D
+    for p in G.parameters():
+        p.requires_grad_(False)
+    w_avg, w_std = stats
+    y = torch.from_numpy(target).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
+    dloss = DFeatureLoss(D) if (D is not None and cfg.dfeat_weight > 0) else None
+    if dloss is not None:
+        for p in D.parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            y_feats = dloss.feats(y)
+
+    torch.manual_seed(cfg.seed)
+    if gan.arch == "dcgan":
+        kind = "z"
+        value = (start.value.clone() if start is not None else torch.zeros(1, gan.z_dim, device=device))
+        noises = []
+    else:
+        kind = "w+" if cfg.w_plus else "w"
+        if start is not None:
+            value = start.value.clone()
+            if kind == "w+" and value.ndim == 2:
+                value = value.unsqueeze(1).repeat(1, G.n_latent, 1)
+            if kind == "w" and value.ndim == 3:
+                value = value.mean(1)
+            noises = [n.clone() for n in start.noises]
+        else:
+            value = w_avg.clone() if kind == "w" else w_avg.unsqueeze(1).repeat(1, G.n_latent, 1)
+            noises = [n.to(device) for n in G.make_noise()]
+    value.requires_grad_(True)
+    for n in noises:
+        n.requires_grad_(True)
+    opt = torch.optim.Adam([value] + noises, lr=cfg.lr, betas=(0.9, 0.999))
+
+    rows = []
+    bar = progress(range(cfg.steps + 1), desc="project", leave=False, disable=not show_progress)
+    for step in bar:
+        t = step / cfg.steps
+        # NVIDIA's schedule: ramp up over 5%, cosine ramp down over the last 25%
+        ramp = 0.5 - 0.5 * math.cos(min(1.0, (1 - t) / 0.25) * math.pi)
+        lr = cfg.lr * ramp * min(1.0, t / 0.05)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        noise_scale = w_std * cfg.w_noise * max(0.0, 1 - t / 0.75) ** 2
+        lat_now = Latent(kind, value, noises)
+        if step % cfg.every == 0 or step == cfg.steps:  # frame of the latent as it is (no W noise)
+            with torch.no_grad():
+                img = synthesize(gan, lat_now)
+            frame = to_uint8(img)[0]
+            row = {"step": step, "psnr": float(psnr(img, y)), "ssim": float(ms_ssim(img, y)),
+                   "identity": identity_distance(frame, target_desc)}
+            rows.append(row)
+            on_frame(step, frame, row)
+        if step == cfg.steps:
+            break
+        noisy = value + torch.randn_like(value) * noise_scale if kind != "z" else value
+        img = synthesize(gan, Latent(kind, noisy, noises))
+        pix = F.mse_loss(img, y)
+        ssim_l = 1 - ms_ssim(img, y).mean()
+        feat = dloss(img, y_feats) if dloss is not None else torch.zeros((), device=device)
+        reg = _noise_reg(noises) if noises else torch.zeros((), device=device)
+        loss = cfg.pixel_weight * pix + cfg.ssim_weight * ssim_l + cfg.dfeat_weight * feat + cfg.noise_reg * reg
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for n in noises:
+                n -= n.mean()
+                n *= n.square().mean().rsqrt()
+        if rows and rows[-1]["step"] == step:
+            rows[-1].update(loss=float(loss), pixel=float(pix), ms_ssim_loss=float(ssim_l), dfeat=float(feat),
+                            noise_reg=float(reg), lr=lr)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+    return Latent(kind, value.detach(), [n.detach() for n in noises]), rows
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def _face_dir(out, idx, path, suffix=""):
+    name = os.path.splitext(os.path.basename(path))[0]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40]
+    return os.path.join(out, f"{idx:02d}-{safe}{suffix}")
+
+
+def _side_by_side(target: np.ndarray, frame: np.ndarray, step: int, identifiable: bool) -> np.ndarray:
+    k = max(1, 256 // target.shape[0])
+    pair = np.concatenate([upscale(target, k), np.full((target.shape[0] * k, 4, 3), 255, np.uint8), upscale(frame, k)], 1)
+    text = f"target | projection   step {step}" + ("   identifiable" if identifiable else "")
+    out = label(pair, text, height=16)
+    if identifiable:  # a green bar under the caption marks frames past the identifiability point
+        out[16:19, pair.shape[1] // 2:] = (40, 200, 60)
+    return out
+
+
+def _write_frames_csv(path, rows):
+    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "noise_reg", "lr", "psnr", "ssim", "identity"]
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _plot_identity(rows, ident_step, path):
+    from .plots import plt
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
+    ax[0].plot(steps, [r["identity"] for r in rows], marker=".", label="identity distance (dlib)")
+    ax[0].axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
+    if ident_step is not None:
+        ax[0].axvline(ident_step, color="green", lw=1, label=f"identifiable at step {ident_step}")
+    ax[0].set_xlabel("step")
+    ax[0].legend(fontsize=8)
+    ax[1].plot(steps, [r["psnr"] for r in rows], color="purple")
+    ax[1].set_title("PSNR (dB)")
+    ax[1].set_xlabel("step")
+    for a in ax:
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path + ".tmp.png", dpi=90)
+    plt.close(fig)
+    os.replace(path + ".tmp.png", path)
+
+
+def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
+    """Project every face; returns a summary (also written to out/summary.json)."""
+    cfg.validate()
+    if os.path.isdir(cfg.out) and os.listdir(cfg.out) and not cfg.overwrite:
+        raise UncannyError(f"{cfg.out}: output folder already exists (use --overwrite)")
+    device = resolve_device(cfg.device)
+    gan = load_gan(cfg.model, device=device)
+    if gan.arch not in ("stylegan2", "dcgan"):
+        raise UncannyError(f"{gan.path}: projection supports StyleGAN2 and DCGAN models, not {gan.arch}")
+    ensure_dir(cfg.out, "output folder")
+    size = gan.config.get("size", 64)
+    stats = _stats(gan, device)
+
+    targets, skipped = [], {}
+    for path in cfg.images:
+        try:
+            targets.append((path, load_target(path, size, cfg.face)))
+        except UncannyError as e:
+            skipped[path] = str(e)
+            print(f"uncanny: skipping {e}")
+    if not targets:
+        raise UncannyError("none of the images has a usable face: " + "; ".join(skipped.values()))
+
+    summary = {"config": asdict(cfg), "model": gan.path, "faces": [], "skipped": skipped}
+    order = [(i, p, t, "") for i, (p, t) in enumerate(targets)]
+    if cfg.loop and len(targets) > 1:
+        order.append((0, targets[0][0], targets[0][1], "-loop"))
+    prev, videos = None, {}
+    for n, (idx, path, target, suffix) in enumerate(order):
+        fdir = ensure_dir(_face_dir(cfg.out, idx, path, suffix), "output folder")
+        save_png(os.path.join(fdir, "target.png"), target)
+        tdesc = faces.descriptors(target[None], upscale=max(1, 256 // size))
+        tdesc = tdesc[0] if len(tdesc) else None
+        frames, raw, ident = [], [], {"step": None}
+
+        def on_frame(step, frame, row):
+            if ident["step"] is None and row["identity"] < IDENTITY_THRESHOLD:
+                ident["step"] = step
+            raw.append(frame)
+            frames.append(_side_by_side(target, frame, step, ident["step"] is not None))
+
+        start = prev if (cfg.chain and prev is not None) else None
+        lat, rows = project_one(gan, target, cfg, start, stats, tdesc, on_frame, show_progress)
+        with torch.no_grad():
+            final = to_uint8(synthesize(gan, lat))[0]
+        save_png(os.path.join(fdir, "projection.png"), final)
+        lat.save(os.path.join(fdir, "latent.npz"), {"model": gan.path, "arch": gan.arch, "source": path,
+                                                     "steps": cfg.steps})
+        hold = max(0, int(math.ceil(cfg.min_seconds * cfg.fps)) - len(frames))
+        video = frames + [frames[-1]] * hold
+        save_video(os.path.join(fdir, "search.mp4"), video, cfg.fps)
+        save_video(os.path.join(fdir, "search.gif"), frames[:: max(1, len(frames) // 60)], min(cfg.fps, 12))
+        _write_frames_csv(os.path.join(fdir, "frames.csv"), rows)
+        _plot_identity(rows, ident["step"], os.path.join(fdir, "identity.png"))
+        videos[(idx, suffix)] = raw
+        summary["faces"].append({"image": path, "folder": fdir, "identifiable_at_step": ident["step"],
+                                 "first": {k: rows[0][k] for k in ("psnr", "identity")},
+                                 "final": {k: rows[-1][k] for k in ("psnr", "identity")},
+                                 "started_from": "previous face" if start is not None else "mean W"})
+        prev = lat
+
+    if cfg.chain and len(targets) > 1:
+        # The chain shows the projections only. With --loop the first face is the second pass,
+        # which starts where the last face ended, so the last frame flows into the first.
+        first = videos[(0, "-loop")] if cfg.loop else videos[(0, "")]
+        parts = [first] + [videos[(i, "")] for i in range(1, len(targets))]
+        k = max(1, 256 // size)
+        chain = [upscale(f, k) for part in parts for f in part]
+        save_video(os.path.join(cfg.out, "chain.mp4"), chain, cfg.fps)
+        summary["chain"] = os.path.join(cfg.out, "chain.mp4")
+        summary["chain_frames"] = len(chain)
+        if cfg.loop:
+            a, b = parts[-1][-1], parts[0][0]
+            summary["loop_seam"] = {
+                "mean_abs_pixel_difference": float(np.abs(a.astype(float) - b.astype(float)).mean()),
+                "psnr_db": float(psnr(torch.from_numpy(a).float() / 127.5 - 1, torch.from_numpy(b).float() / 127.5 - 1)[None][0])
+                if not np.array_equal(a, b) else float("inf"),
+                "note": "last frame of chain.mp4 against its first frame (0 difference = seamless)"}
+    atomic_write_text(os.path.join(cfg.out, "summary.json"), json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+# ----------------------------------------------------------------------------- render
+
+
+def render(latent_path: str, out: str, snapshot: str | None = None, run: str | None = None,
+           fps: int = 12, device: str | None = None) -> dict:
+    """Render a projected latent through one foiled snapshot (RUN/ITER) or every snapshot of a run."""
+    lat, meta = load_latent(latent_path)
+    dev = resolve_device(device)
+    if (snapshot is None) == (run is None):
+        raise UncannyError("give exactly one of --snapshot RUN/ITER or --run RUN")
+    if run is not None:
+        snap_dir = os.path.join(run, "snapshots")
+        if not os.path.isdir(snap_dir):
+            raise UncannyError(f"{run}: not a foil run folder (no snapshots/)")
+        its = sorted(int(f[5:11]) for f in os.listdir(snap_dir) if f.startswith("iter-") and f.endswith(".safetensors"))
+        paths = [(it, os.path.join(snap_dir, f"iter-{it:06d}.safetensors")) for it in its]
+    else:
+        paths = [(None, snapshot)]
+    lat = Latent(lat.kind, lat.value.to(dev), [n.to(dev) for n in lat.noises])
+    images = []
+    for it, p in paths:
+        gan = load_gan(p, which="g", device=dev)
+        if gan.arch != meta.get("arch"):
+            raise UncannyError(f"{p}: a {gan.arch} snapshot cannot render a {meta.get('arch')} latent")
+        with torch.no_grad():
+            img = to_uint8(synthesize(gan, lat))[0]
+        images.append(label(upscale(img, max(1, 128 // img.shape[0])), f"iter {it}" if it is not None else "snapshot"))
+    ensure_dir(os.path.dirname(os.path.abspath(out)) or ".", "output folder")
+    strip = np.concatenate(images, axis=1)
+    save_png(out, strip)
+    result = {"strip": out}
+    if len(images) > 1:
+        frames = []
+        for a, b in zip(images, images[1:]):  # hold each snapshot, then crossfade to the next
+            frames += [a] * fps + [(a * (1 - t) + b * t).astype(np.uint8) for t in np.linspace(0, 1, fps // 2)]
+        frames += [images[-1]] * fps
+        video = os.path.splitext(out)[0] + ".mp4"
+        save_video(video, frames, fps)
+        result["video"] = video
+    return result
