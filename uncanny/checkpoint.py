@@ -92,7 +92,10 @@ def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
     if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
         raise UncannyError(f"{path}: unsupported checkpoint format {header.get('format')} v{header.get('version')}")
     ck = Checkpoint(path, arch, config, header, w_avg=tensors.pop("w_avg", None))
+    if ck.w_avg is not None:
+        ck.w_avg = ck.w_avg.float()
     for key, t in tensors.items():
+        t = t.float() if t.is_floating_point() else t  # embedded weights are stored in float16
         net, _, k = key.partition(".")
         if net not in NET_NAMES:
             raise UncannyError(f"{path}: unexpected tensor {key!r}")

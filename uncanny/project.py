@@ -168,7 +168,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
     for p in G.parameters():
         p.requires_grad_(False)
     w_avg, w_std = stats
-    y = torch.from_numpy(target).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
+    y = torch.from_numpy(np.array(target)).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
     dloss = DFeatureLoss(D) if (D is not None and cfg.dfeat_weight > 0) else None
     if dloss is not None:
         for p in D.parameters():
@@ -234,9 +234,9 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
                 n -= n.mean()
                 n *= n.square().mean().rsqrt()
         if rows and rows[-1]["step"] == step:
-            rows[-1].update(loss=float(loss), pixel=float(pix), ms_ssim_loss=float(ssim_l), dfeat=float(feat),
-                            noise_reg=float(reg), lr=lr)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+            rows[-1].update(loss=loss.item(), pixel=pix.item(), ms_ssim_loss=ssim_l.item(), dfeat=feat.item(),
+                            noise_reg=float(reg.detach()), lr=lr)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
     return Latent(kind, value.detach(), [n.detach() for n in noises]), rows
 
 
