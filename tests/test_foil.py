@@ -175,3 +175,23 @@ def test_stage_labels_follow_the_metrics():
     # D covers 40% of its total fall by 40 and 60% by 60; diversity ends at 1/8 of its start
     assert stages == {0: "divergence", 20: "divergence", 40: "divergence", 60: "convergence", 100: "collapse"}
     assert peak == 40   # fakeness 0.4 x faces 1.0 beats 0.6 x 0.11
+
+
+def test_foil_runs_on_the_gan_face_generate_dcgan(tmp_path):
+    """The packaged DigiFace DCGAN generator (real weights) against a fresh DCGAN discriminator."""
+    import importlib.util
+
+    from uncanny import nets
+    spec = importlib.util.find_spec("gan_face_generate")
+    sd = torch.load(os.path.join(spec.submodule_search_locations[0], "weights.tar"), map_location="cpu",
+                    weights_only=True)["netG_state_dict"]
+    torch.manual_seed(0)
+    _, D = nets.build("dcgan", {})
+    path = str(tmp_path / "digiface.safetensors")
+    save_checkpoint(path, "dcgan", {}, {"g_ema": sd, "d": D.state_dict()})
+    out = str(tmp_path / "run")
+    r = foil(FoilConfig(model=path, out=out, iters=8, snapshots=(0, 8), faces_every=0), show_progress=False)
+    rows = _rows(out)
+    assert float(rows[-1]["d_fixed"]) < float(rows[0]["d_fixed"])
+    ck = read_checkpoint(r.snapshots[8])
+    assert ck.arch == "dcgan" and "main.1.running_mean" in ck.state["g"]   # BatchNorm statistics kept
