@@ -195,3 +195,16 @@ def test_foil_runs_on_the_gan_face_generate_dcgan(tmp_path):
     assert float(rows[-1]["d_fixed"]) < float(rows[0]["d_fixed"])
     ck = read_checkpoint(r.snapshots[8])
     assert ck.arch == "dcgan" and "main.1.running_mean" in ck.state["g"]   # BatchNorm statistics kept
+
+
+def test_missing_model_leaves_no_run_folder_behind(tmp_path, tiny_ckpt, capsys):
+    out = str(tmp_path / "r")
+    assert main(["foil", "--model", str(tmp_path / "typo.safetensors"), "--out", out, "--iters", "2"]) == 2
+    assert not os.path.exists(out)
+    assert main(["foil", "--model", tiny_ckpt, "--out", out, "--iters", "2", "--faces-every", "0"]) == 0
+    other = str(tmp_path / "d64.safetensors")
+    from uncanny import nets
+    G, D = nets.build("stylegan2", dict(TINY_SG2, size=32))
+    save_checkpoint(other, "stylegan2", dict(TINY_SG2, size=32), {"g": G, "d": D})
+    assert main(["foil", "--model", tiny_ckpt, "--d-model", other, "--out", str(tmp_path / "s"), "--iters", "2"]) == 2
+    assert "cannot judge the generator's 16 px images" in capsys.readouterr().err

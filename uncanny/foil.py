@@ -37,7 +37,7 @@ from .checkpoint import load_gan, load_state, save_checkpoint, save_state
 from .errors import UncannyError
 from .measures import diversity, face_rate, mean_colour, param_distance
 from .media import grid, label, save_png, save_video, to_uint8, upscale
-from .util import ensure_dir, progress, resolve_device, seed_z
+from .util import atomic_write_text, ensure_dir, progress, resolve_device, seed_z
 
 PAPER_SCHEDULE = (0, 250, 500, 750, 1000, 1500, 2000)
 
@@ -200,7 +200,6 @@ def _read_metrics(path: str, upto: int) -> list[dict]:
 
 
 def _write_metrics(path: str, rows: list[dict]) -> None:
-    from .util import atomic_write_text
     import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
@@ -241,17 +240,21 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         cfg.device = device_choice or cfg.device
     cfg.validate()
     device = resolve_device(cfg.device)
-    for sub in ("", "snapshots", "grids", "frames"):
-        ensure_dir(os.path.join(cfg.out, sub), "run folder")
 
-    # ---- models: G to fine-tune, D frozen
+    # ---- models: G to fine-tune, D frozen (loaded before anything is written)
     gan = load_gan(cfg.model, which=cfg.generator, need_d=cfg.d_model is None, device=device, stage=cfg.stage)
     G, D = gan.G, gan.D
     if cfg.d_model is not None:
         D = load_gan(cfg.d_model, need_d=True, device=device, stage=cfg.stage).D
-        if getattr(D, "size", G.size if hasattr(G, "size") else 64) != getattr(G, "size", 64):
-            raise UncannyError(f"{cfg.d_model}: its discriminator takes {D.size} px images, "
-                               f"the generator makes {G.size} px")
+        with torch.no_grad():
+            probe = gan.generate(torch.zeros(1, gan.z_dim, device=device))
+            try:
+                D(probe.repeat(2, 1, 1, 1))
+            except RuntimeError:
+                raise UncannyError(f"{cfg.d_model}: its discriminator cannot judge the generator's "
+                                   f"{probe.shape[-1]} px images") from None
+    for sub in ("", "snapshots", "grids", "frames"):
+        ensure_dir(os.path.join(cfg.out, sub), "run folder")
     D.eval().requires_grad_(False)
     G.eval()  # BatchNorm (DCGAN) keeps its running statistics; StyleGAN2 has none
     G.requires_grad_(True)
@@ -273,8 +276,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
                 "model_config": gan.config, "generator": gan.which, "uncanny_version": __version__,
                 "torch": torch.__version__, "device": str(device), "machine": platform.platform(),
                 "cpu_threads": torch.get_num_threads()}
-    with open(os.path.join(cfg.out, "run.json"), "w") as f:
-        json.dump(settings, f, indent=1, default=str)
+    atomic_write_text(os.path.join(cfg.out, "run.json"), json.dumps(settings, indent=1, default=str))
 
     def fixed_samples():
         with torch.no_grad():
@@ -413,6 +415,5 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
     run.update(stages={str(k): v for k, v in stages.items()}, peak_uncanny=peak, stage_rules=STAGE_RULES,
                stopped_early=stopped, seconds=round(seconds, 2), iterations_done=int(rows[-1]["iter"]) if rows else 0,
                its_per_second=round(len(rows) / seconds, 3) if seconds else None, files=files)
-    from .util import atomic_write_text
     atomic_write_text(run_path, json.dumps(run, indent=1, default=str))
     return FoilResult(cfg.out, snaps, stages, peak, stopped, files)
