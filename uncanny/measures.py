@@ -48,7 +48,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
     mu1, mu2 = a.mean(0), b.mean(0)
     c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(c1 @ c2, disp=False)
+    covmean = linalg.sqrtm(c1 @ c2)
     if not np.isfinite(covmean).all():
         eps = np.eye(c1.shape[0]) * 1e-6
         covmean = linalg.sqrtm((c1 + eps) @ (c2 + eps))
