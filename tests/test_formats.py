@@ -77,10 +77,6 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path, capsys):
     assert not os.path.exists(marker)
 
 
-class _Meta(dict):
-    pass
-
-
 def _persistent_pickle(path, class_name, module_src, state):
     """Write a pickle shaped like NVIDIA's persistence format (without NVIDIA's code): protocol 2
     names globals as newline-terminated text, so the stand-in's name can be swapped safely."""

@@ -1,6 +1,7 @@
 """Training on a tiny real dataset: snapshots with G, G_ema and D, sample grids, resume."""
 
 import csv
+import json
 import os
 import shutil
 
@@ -70,5 +71,5 @@ def test_data_parallel_training_under_torchrun(tiny_dataset, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     ck = read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
     assert ck.header["training"]["step"] == 10
-    run = __import__("json").load(open(os.path.join(out, "run.json")))
+    run = json.load(open(os.path.join(out, "run.json")))
     assert run["world_size"] == 2

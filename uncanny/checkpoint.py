@@ -62,8 +62,7 @@ class Checkpoint:
 
 def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
     """Parse a checkpoint file; raises UncannyError naming the file and the problem."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load as st_load
+    from safetensors import SafetensorError, safe_open
 
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
@@ -74,12 +73,9 @@ def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
         raise UncannyError(f"{path}: not an uncanny checkpoint (expected a .safetensors file; "
                            f"convert other formats with `uncanny convert`)")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        tensors = st_load(raw)
-        from safetensors import safe_open
-        with safe_open(path, "pt") as f:
+        with safe_open(path, "pt") as f:  # one pass: header (metadata) and tensors
             md = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, ValueError, RuntimeError, OSError) as e:
         raise UncannyError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
     if "uncanny" not in md:

@@ -127,15 +127,19 @@ def find_faces(img: np.ndarray, upsample: int = 1) -> list[Face]:
     return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
 
-def detection_rate(images: np.ndarray, upscale: int = 4, upsample: int = 0) -> float:
+def _enlarge(im: np.ndarray, factor: int) -> np.ndarray:
+    """Bicubic upscaling (small GAN samples are below the HOG detector's 80 px window)."""
+    if factor <= 1:
+        return im
+    return np.asarray(Image.fromarray(im).resize((im.shape[1] * factor, im.shape[0] * factor), Image.BICUBIC))
+
+
+def detection_rate(images: np.ndarray, upscale: int = 4, upsample: int = 0, show_progress: bool = False) -> float:
     """Fraction of images (N, H, W, 3) uint8 in which the HOG detector finds a face, after
-    upscaling each image `upscale` times (small GAN samples are below its 80 px window)."""
-    hits = 0
-    for im in images:
-        if upscale > 1:
-            im = np.asarray(Image.fromarray(im).resize(
-                (im.shape[1] * upscale, im.shape[0] * upscale), Image.BICUBIC))
-        hits += len(detector()(im, upsample)) > 0
+    upscaling each image `upscale` times."""
+    from .util import progress
+    hits = sum(len(detector()(_enlarge(im, upscale), upsample)) > 0
+               for im in progress(images, desc="faces", disable=not show_progress))
     return hits / max(len(images), 1)
 
 
@@ -143,9 +147,7 @@ def descriptors(images: np.ndarray, upscale: int = 4) -> np.ndarray:
     """128-D dlib face descriptors (N', 128) of the images where a face is found."""
     out = []
     for im in images:
-        if upscale > 1:
-            im = np.asarray(Image.fromarray(im).resize(
-                (im.shape[1] * upscale, im.shape[0] * upscale), Image.BICUBIC))
+        im = _enlarge(im, upscale)
         faces = find_faces(im, upsample=0)
         if faces:
             out.append(np.array(face_recogniser().compute_face_descriptor(im, faces[0].shape)))

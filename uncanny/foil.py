@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from . import __version__, nets
 from .checkpoint import load_gan, load_state, save_checkpoint, save_state
@@ -282,12 +283,12 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         with torch.no_grad():
             return torch.cat([gan.generate(z, cfg.truncation) for z in fixed_z.split(16)])
 
-    def save_snapshot(it):
+    def save_snapshot(it, samples):
         path = os.path.join(cfg.out, "snapshots", f"iter-{it:06d}.safetensors")
         meta = {"provenance": {"foiled_from": gan.path, "generator": gan.which, **gan.header.get("provenance", {})},
                 "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "batch": cfg.batch}}
         save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)  # config holds the stage
-        imgs = to_uint8(fixed_samples())
+        imgs = to_uint8(samples)
         save_png(os.path.join(cfg.out, "grids", f"iter-{it:06d}.png"), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
         # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.
         # The state file is the commit point: everything it relies on is written before it.
@@ -313,7 +314,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
             save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)
         if it in schedule:
-            save_snapshot(it)
+            save_snapshot(it, samples)
         if it == cfg.iters:
             rows.append(row)
             break
@@ -351,7 +352,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             stopped = (f"non-finite {'loss' if not math.isfinite(loss_v) else 'gradient'} at iteration {it}; "
                        f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
                        f"to skip such steps and carry on)")
-            save_snapshot(it)  # G as it stands: the bad step was not applied
+            save_snapshot(it, samples)  # G as it stands: the bad step was not applied
             schedule = [s for s in schedule if s <= it]
             break
     bar.close()
@@ -373,11 +374,13 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
     files = {}
 
     # Timeline strip: rows = seeds, columns = snapshots (the paper's Fig. 2).
+    device = next(G.parameters()).device
+    loaded = {it: _load(snaps[it], which="g", device=device) for it in order}  # each snapshot read once
     n_rows = min(cfg.timeline_seeds, len(cfg.sample_seeds))
-    z = seed_z(cfg.sample_seeds[:n_rows], gan.z_dim, next(G.parameters()).device)
+    z = seed_z(cfg.sample_seeds[:n_rows], gan.z_dim, device)
     cols = []
     for it in order:
-        g = _load(snaps[it], which="g", device=next(G.parameters()).device)
+        g = loaded[it]
         with torch.no_grad():
             imgs = to_uint8(g.generate(z, cfg.truncation))
         col = upscale(grid(imgs, ncol=1, pad=2), max(2, math.ceil(96 / imgs.shape[2])))
@@ -389,9 +392,9 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
     # Population grids (Fig. 5): many seeds from the final snapshot, the peak and any chosen ones.
     pop_seeds = range(10_000, 10_000 + cfg.population_size)
     for it in sorted({order[-1], peak, *[p for p in cfg.population if p in snaps]}):
-        g = _load(snaps[it], which="g", device=next(G.parameters()).device)
+        g = loaded[it]
         with torch.no_grad():
-            zz = seed_z(pop_seeds, gan.z_dim, next(G.parameters()).device)
+            zz = seed_z(pop_seeds, gan.z_dim, device)
             imgs = to_uint8(torch.cat([g.generate(b, cfg.truncation) for b in zz.split(32)]))
         key = f"population-iter-{it:06d}"
         files[key] = os.path.join(cfg.out, key + ".png")
@@ -399,7 +402,7 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
 
     # Videos of the fixed-seed grid.
     frame_dir = os.path.join(cfg.out, "frames")
-    frames = [np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(os.path.join(frame_dir, f)).convert("RGB"))
+    frames = [np.asarray(Image.open(os.path.join(frame_dir, f)).convert("RGB"))
               for f in sorted(os.listdir(frame_dir)) if f.endswith(".png")]
     files["mp4"] = os.path.join(cfg.out, "foil.mp4")
     files["gif"] = os.path.join(cfg.out, "foil.gif")

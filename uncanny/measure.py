@@ -18,7 +18,7 @@ from .checkpoint import load_gan
 from .data import load_dataset
 from .measures import diversity, frechet
 from .errors import UncannyError
-from .util import progress, resolve_device, seed_z
+from .util import resolve_device, seed_z
 
 
 def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float = 1.0,
@@ -36,11 +36,8 @@ def measure_images(images: np.ndarray, real: np.ndarray | None = None, upscale: 
     """Metrics of (N, H, W, 3) uint8 images; with `real`, the Frechet descriptor distance too."""
     if len(images) == 0:
         raise UncannyError("no images to measure")
-    hits = 0
-    for im in progress(images, desc="faces", disable=not show_progress):
-        hits += faces.detection_rate(im[None], upscale=upscale) > 0
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
-    out = {"n": int(len(images)), "face_rate": hits / len(images),
+    out = {"n": int(len(images)), "face_rate": faces.detection_rate(images, upscale, show_progress=show_progress),
            "diversity": diversity(x[:256])}
     if real is not None:
         da = faces.descriptors(images, upscale)

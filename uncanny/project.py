@@ -364,10 +364,13 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         summary["chain_frames"] = len(chain)
         if cfg.loop:
             a, b = parts[-1][-1], parts[0][0]
+
+            def as_batch(im):  # (H, W, 3) uint8 -> (1, 3, H, W) in [-1, 1]
+                return torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float() / 127.5 - 1
+
             summary["loop_seam"] = {
                 "mean_abs_pixel_difference": float(np.abs(a.astype(float) - b.astype(float)).mean()),
-                "psnr_db": float(psnr(torch.from_numpy(a).float() / 127.5 - 1, torch.from_numpy(b).float() / 127.5 - 1)[None][0])
-                if not np.array_equal(a, b) else float("inf"),
+                "psnr_db": float(psnr(as_batch(a), as_batch(b))[0]) if not np.array_equal(a, b) else float("inf"),
                 "note": "last frame of chain.mp4 against its first frame (0 difference = seamless)"}
     atomic_write_text(os.path.join(cfg.out, "summary.json"), json.dumps(summary, indent=1, default=str))
     return summary

@@ -76,11 +76,6 @@ def _ddp():
     return 0, 1
 
 
-def _requires_grad(m, flag):
-    for p in m.parameters():
-        p.requires_grad_(flag)
-
-
 def _sync_grads(module, world: int) -> None:
     """Average gradients over all ranks (no-op on one process)."""
     if world == 1:
@@ -144,7 +139,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     G_ema, _ = nets.build("stylegan2", arch_cfg)
     G_ema.load_state_dict(G.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device).eval()
-    _requires_grad(G_ema, False)
+    G_ema.requires_grad_(False)
     d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy-regularisation correction
     g_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
@@ -162,6 +157,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
     # not support): every rank computes gradients on its share of the batch, then they are averaged.
 
+    licence = json.load(open(os.path.join(cfg.data, "dataset.json"))).get("licence")  # travels with snapshots
     reals = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, H, W), in memory
     local_batch = cfg.batch // world
     total_steps = math.ceil(cfg.kimg * 1000 / cfg.batch)
@@ -186,9 +182,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
                                "dataset_images": len(reals)},
                 "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
-        src_info = json.load(open(os.path.join(cfg.data, "dataset.json"))).get("licence")
-        if src_info:
-            meta["provenance"]["licence"] = src_info
+        if licence:
+            meta["provenance"]["licence"] = licence
         with torch.no_grad():
             w_avg = G_ema.mean_latent(4096)
             imgs = torch.cat([nets.generate(G_ema, z) for z in sample_z.split(16)])
@@ -217,8 +212,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     r1_val = 0.0
     for step in bar:
         # ---- D step: real -> high logit, fake -> low
-        _requires_grad(G, False)
-        _requires_grad(D, True)
+        G.requires_grad_(False)
+        D.requires_grad_(True)
         with torch.no_grad():
             fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
         real = real_batch()
@@ -242,8 +237,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             r1_val = r1.item()
 
         # ---- G step: make D call the fakes real (the objective foil inverts)
-        _requires_grad(G, True)
-        _requires_grad(D, False)
+        G.requires_grad_(True)
+        D.requires_grad_(False)
         fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
         loss_g = F.softplus(-D(diff_augment(fake, cfg.augment))).mean()
         g_opt.zero_grad(set_to_none=True)

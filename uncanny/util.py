@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 
+import numpy as np
 import torch
 
 from .errors import UncannyError
@@ -65,5 +66,5 @@ def resolve_device(device: str | None) -> torch.device:
 
 def seed_z(seeds, z_dim: int, device="cpu") -> torch.Tensor:
     """One latent per integer seed, independent of batch composition: (len(seeds), z_dim)."""
-    zs = [torch.from_numpy(__import__("numpy").random.RandomState(int(s)).randn(z_dim)) for s in seeds]
+    zs = [torch.from_numpy(np.random.RandomState(int(s)).randn(z_dim)) for s in seeds]
     return torch.stack(zs).float().to(device)
