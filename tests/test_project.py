@@ -86,3 +86,19 @@ def test_project_bad_inputs(tiny_ckpt, photos, tmp_path, capsys):
     assert "--face 3" in capsys.readouterr().err
     assert main(["project", photos["astronaut"], "--model", tiny_ckpt, "--out", str(tmp_path / "z"),
                  "--steps", "0"]) == 2
+
+
+def test_default_model_brings_both_faces_closer_in_identity(photos, tmp_path):
+    """The issue's done-criterion on a short run of the embedded default model: for the
+    astronaut and Grace Hopper, PSNR rises and the final frame's dlib identity distance is
+    lower than the first frame's."""
+    out = str(tmp_path / "p")
+    assert main(["project", photos["astronaut"], photos["hopper"], "--out", out, "--steps", "100",
+                 "--every", "20"]) == 0
+    s = json.load(open(os.path.join(out, "summary.json")))
+    assert len(s["faces"]) == 2
+    for f in s["faces"]:
+        rows = _rows(f["folder"])
+        assert float(rows[-1]["psnr"]) > float(rows[0]["psnr"]) + 3, f["image"]
+        assert float(rows[-1]["identity"]) < float(rows[0]["identity"]) - 0.05, f["image"]
+        assert float(rows[1]["id_loss"]) > 0  # the identity term is in the loss

@@ -143,6 +143,35 @@ def detection_rate(images: np.ndarray, upscale: int = 4, upsample: int = 0, show
     return hits / max(len(images), 1)
 
 
+@lru_cache(maxsize=None)
+def face_net(device: str = "cpu"):
+    """dlib's descriptor network ported to PyTorch (differentiable, any device), weights read
+    from the same file dlib uses. Equal to dlib's own descriptors (tests)."""
+    from .nets.dlib_resnet import DlibFaceNet
+    path = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
+    try:
+        return DlibFaceNet.from_dat(path).to(device)
+    except ValueError as e:
+        raise UncannyError(f"{path}: {e}") from None
+
+
+def chip_grid(face: Face, height: int, width: int, size: int = 150, padding: float = 0.25):
+    """Sampling grid (1, size, size, 2) for F.grid_sample (align_corners=False) that cuts out
+    the same face chip as dlib's get_face_chip(img, shape, size, padding) from an image of
+    height x width: dlib's chip rectangle, rotated by its angle about its centre."""
+    import torch
+    d = _dlib().get_face_chip_details(face.shape, size, padding)
+    r, a = d.rect, d.angle
+    c = np.array([(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2])
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    tl, tr, br = (rot @ (np.array(p) - c) + c for p in
+                  ((r.left(), r.top()), (r.right(), r.top()), (r.right(), r.bottom())))
+    u = np.linspace(0, 1, size)
+    pts = tl + u[None, :, None] * (tr - tl) + u[:, None, None] * (br - tr)   # (size, size, 2) x, y
+    norm = (2 * pts + 1) / np.array([width, height]) - 1
+    return torch.from_numpy(norm).float()[None]
+
+
 def descriptors(images: np.ndarray, upscale: int = 4) -> np.ndarray:
     """128-D dlib face descriptors (N', 128) of the images where a face is found."""
     out = []

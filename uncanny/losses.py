@@ -3,6 +3,7 @@
     ms_ssim(x, y)            multi-scale structural similarity, 1 = identical (x, y in [-1, 1])
     DFeatureLoss(D)(x, y)    distance between a discriminator's intermediate activations
     psnr(x, y)               peak signal-to-noise ratio in dB
+    IdentityLoss(target)(x)  dlib face-descriptor distance to a target face, differentiable
 """
 
 from __future__ import annotations
@@ -87,3 +88,48 @@ class DFeatureLoss(torch.nn.Module):
             b = b / (b.pow(2).mean(dim=1, keepdim=True).sqrt() + 1e-8)
             total = total + (a - b).pow(2).mean()
         return total / max(len(fx), 1)
+
+
+class IdentityLoss(torch.nn.Module):
+    """dlib's identity distance, differentiable: the 128-D descriptor of dlib's ResNet (ported
+    to PyTorch) on the face chip that dlib cuts from the target, taken at the same place from
+    each image x. Images are enlarged `upscale` times (bicubic) first, as `faces.descriptors`
+    does before measuring, so the two see the face at the same size.
+
+        loss = IdentityLoss(target_uint8)       # None-safe: see `from_target`
+        d = loss(x)                             # (B,) distances; dlib calls < 0.6 the same person
+    """
+
+    def __init__(self, grid: torch.Tensor, target: torch.Tensor, upscale: int):
+        super().__init__()
+        from . import faces
+        self.upscale = upscale
+        self.net = faces.face_net(str(target.device))
+        self.register_buffer("grid", grid.to(target.device))
+        with torch.no_grad():
+            self.register_buffer("target_desc", self.descriptor(target))
+
+    @classmethod
+    def from_target(cls, target, upscale: int = 4, device="cpu") -> "IdentityLoss | None":
+        """From an aligned target (H, W, 3) uint8; None where dlib finds no face in it."""
+        import numpy as np
+        from . import faces
+        big = faces._enlarge(np.asarray(target), upscale)
+        found = faces.find_faces(big, upsample=0)
+        if not found:
+            return None
+        grid = faces.chip_grid(found[0], big.shape[0], big.shape[1])
+        y = torch.from_numpy(np.array(target)).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
+        return cls(grid, y, upscale)
+
+    def descriptor(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1] -> (B, 128)."""
+        if self.upscale > 1:
+            x = F.interpolate(x, scale_factor=self.upscale, mode="bicubic", align_corners=False)
+        x = ((x.clamp(-1, 1) + 1) * 127.5)
+        chips = F.grid_sample(x, self.grid.expand(x.shape[0], -1, -1, -1), mode="bilinear",
+                              padding_mode="border", align_corners=False)
+        return self.net(chips)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.descriptor(x) - self.target_desc).norm(dim=1)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from . import faces, nets
 from .checkpoint import GAN, load_gan
 from .errors import UncannyError
-from .losses import DFeatureLoss, ms_ssim, psnr
+from .losses import DFeatureLoss, IdentityLoss, ms_ssim, psnr
 from .media import label, save_png, save_video, to_uint8, upscale
 from .util import atomic_write_text, ensure_dir, progress, resolve_device
 
@@ -54,6 +54,7 @@ class ProjectConfig:
     pixel_weight: float = 1.0
     ssim_weight: float = 1.0
     dfeat_weight: float = 1.0
+    id_weight: float = 1.0          # dlib identity distance (differentiable port) in the loss
     face: int = 0                   # which face in each photo, largest first
     chain: bool = False
     loop: bool = False
@@ -162,7 +163,12 @@ def _stats(gan: GAN, device, n=10000):
 
 def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent | None, stats,
                 target_desc, on_frame, show_progress=True) -> tuple[Latent, list[dict]]:
-    """Optimise a latent towards `target`; calls on_frame(step, image_uint8, row) every `every` steps."""
+    """Optimise a latent towards `target`; calls on_frame(step, image_uint8, row) every `every` steps.
+
+    The loss is pixel MSE + (1 - MS-SSIM) + D-feature distance + id_weight x the identity
+    distance of dlib's descriptor network (differentiable port, on the target's face chip)
+    + the noise regulariser. `target_desc` is dlib's own descriptor of the target, used only
+    to measure the frames."""
     device = next(gan.G.parameters()).device
     G, D = gan.G, gan.D
     for p in G.parameters():
@@ -175,6 +181,9 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
             p.requires_grad_(False)
         with torch.no_grad():
             y_feats = dloss.feats(y)
+    id_loss = None
+    if cfg.id_weight > 0 and target_desc is not None:
+        id_loss = IdentityLoss.from_target(target, upscale=max(1, 256 // target.shape[0]), device=device)
 
     torch.manual_seed(cfg.seed)
     if gan.arch == "dcgan":
@@ -224,8 +233,10 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
         pix = F.mse_loss(img, y)
         ssim_l = 1 - ms_ssim(img, y).mean()
         feat = dloss(img, y_feats) if dloss is not None else torch.zeros((), device=device)
+        ident = id_loss(img).mean() if id_loss is not None else torch.zeros((), device=device)
         reg = _noise_reg(noises) if noises else torch.zeros((), device=device)
-        loss = cfg.pixel_weight * pix + cfg.ssim_weight * ssim_l + cfg.dfeat_weight * feat + cfg.noise_reg * reg
+        loss = (cfg.pixel_weight * pix + cfg.ssim_weight * ssim_l + cfg.dfeat_weight * feat
+                + cfg.id_weight * ident + cfg.noise_reg * reg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -235,7 +246,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
                 n *= n.square().mean().rsqrt()
         if rows and rows[-1]["step"] == step:
             rows[-1].update(loss=loss.item(), pixel=pix.item(), ms_ssim_loss=ssim_l.item(), dfeat=feat.item(),
-                            noise_reg=float(reg.detach()), lr=lr)
+                            id_loss=ident.item(), noise_reg=float(reg.detach()), lr=lr)
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return Latent(kind, value.detach(), [n.detach() for n in noises]), rows
 
@@ -260,7 +271,7 @@ def _side_by_side(target: np.ndarray, frame: np.ndarray, step: int, identifiable
 
 
 def _write_frames_csv(path, rows):
-    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "noise_reg", "lr", "psnr", "ssim", "identity"]
+    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "noise_reg", "lr", "psnr", "ssim", "identity"]
     import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
