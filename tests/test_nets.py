@@ -75,23 +75,31 @@ def test_fast_upfirdn2d_matches_reference(up, down, pad):
     assert torch.allclose(ga, gb, atol=1e-10)
 
 
-def test_batched_modulation_matches_grouped_reference():
+def test_fast_paths_match_reference_formulations():
+    """G (batched modulation, folded gains, in-place activation) and D (folded gains, blur of
+    the skip path's pixels only) against their straightforward formulations: values and
+    gradients of G's and D's parameters and of D's input."""
     torch.manual_seed(1)
-    G, _ = nets.build("stylegan2", dict(size=32, style_dim=32, n_mlp=2, channel_max=24))
+    G, D = nets.build("stylegan2", dict(size=32, style_dim=32, n_mlp=2, channel_max=24))
     with torch.no_grad():
-        for n, p in G.named_parameters():
-            if n.endswith("noise.weight"):
-                p.fill_(0.2)
+        for n, p in list(G.named_parameters()) + list(D.named_parameters()):
+            if n.endswith("noise.weight") or n.endswith("bias"):
+                p.normal_(0, 0.2)  # non-zero noise strengths and biases, so their folding is tested
     z, noise = torch.randn(4, 32), G.make_noise()
-    S.set_fused(G, False)
-    fast, _ = G([z], noise=noise)
-    g_fast = torch.autograd.grad(fast.square().mean(), list(G.parameters()))
-    S.set_fused(G, True)
-    ref, _ = G([z], noise=noise)
-    g_ref = torch.autograd.grad(ref.square().mean(), list(G.parameters()))
-    assert (fast - ref).abs().max() < 1e-5
-    for a, b in zip(g_fast, g_ref):
-        assert torch.allclose(a, b, rtol=1e-3, atol=1e-6)
+    results = []
+    for reference in (False, True):
+        S.set_reference(G, reference)
+        S.set_reference(D, reference)
+        img, _ = G([z], noise=noise)
+        logit = D(img)
+        params = list(G.parameters()) + list(D.parameters())
+        grads = torch.autograd.grad(logit.sum() + img.square().mean(), params + [img])
+        results.append((img, logit, grads))
+    (fast, lf, gf), (ref, lr, gr) = results
+    assert (fast - ref).abs().max() < 1e-5 * max(1.0, ref.abs().max().item())
+    assert (lf - lr).abs().max() < 1e-5 * max(1.0, lr.abs().max().item())
+    for a, b in zip(gf, gr):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-5 * max(1.0, b.abs().max().item()))
 
 
 def test_generate_is_deterministic_and_truncation_pulls_to_mean():

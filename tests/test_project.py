@@ -102,3 +102,50 @@ def test_default_model_brings_both_faces_closer_in_identity(photos, tmp_path):
         assert float(rows[-1]["psnr"]) > float(rows[0]["psnr"]) + 3, f["image"]
         assert float(rows[-1]["identity"]) < float(rows[0]["identity"]) - 0.05, f["image"]
         assert float(rows[1]["id_loss"]) > 0  # the identity term is in the loss
+
+
+def _random_vgg16(path, seed=0):
+    """A VGG16 state dict with torchvision's key names and shapes (random values: no real
+    weights can be downloaded here), plus classifier keys LPIPS must ignore."""
+    import torch
+    from uncanny.losses import VGG16_CONVS
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for c in VGG16_CONVS:
+        if c != "pool":
+            i, cin, cout = c
+            sd[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+            sd[f"features.{i}.bias"] = torch.zeros(cout)
+    sd["classifier.0.weight"] = torch.zeros(8, 8)
+    torch.save(sd, path)
+    return sd
+
+
+def test_lpips_from_user_weights(tiny_ckpt, photos, tmp_path, capsys):
+    import torch
+    from uncanny.losses import LPIPS, LPIPS_WIDTHS
+    vgg = str(tmp_path / "vgg16.pth")
+    _random_vgg16(vgg)
+    lin = str(tmp_path / "lin.pth")
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, w, 1, 1) for k, w in enumerate(LPIPS_WIDTHS)}, lin)
+    lp = LPIPS.from_files(vgg, lin)
+    assert lp.calibrated
+    x, y = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    assert [f.shape[1:] for f in lp.features(x)] == [(64, 64, 64), (128, 32, 32), (256, 16, 16), (512, 8, 8), (512, 4, 4)]
+    assert torch.allclose(lp(x, x), torch.zeros(2), atol=1e-6) and (lp(x, y) > 0).all()
+    assert torch.allclose(lp(x, y), lp(x, lp.features(y)))   # precomputed target features
+    # the CLI: LPIPS joins the loss and is logged per frame
+    out = str(tmp_path / "p")
+    assert main(["project", photos["astronaut"], "--model", tiny_ckpt, "--out", out, "--steps", "10",
+                 "--every", "5", "--lpips-weights", vgg, "--id-weight", "0"]) == 0
+    assert float(_rows(os.path.join(out, "00-astronaut"))[0]["lpips"]) > 0
+    # bad files: one line naming the file, before anything is written
+    (tmp_path / "text.pth").write_text("not weights")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    for bad, msg in (("text.pth", "not a readable weights file"), ("other.pth", "no features.0.weight"),
+                     ("missing.pth", "no such file")):
+        assert main(["project", photos["astronaut"], "--model", tiny_ckpt, "--out", str(tmp_path / "q"),
+                     "--lpips-weights", str(tmp_path / bad)]) == 2
+        err = capsys.readouterr().err
+        assert bad in err and msg in err, err
+        assert not os.path.exists(tmp_path / "q")

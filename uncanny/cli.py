@@ -211,6 +211,10 @@ def _add_project(sub):
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--id-weight", type=float, default=1.0,
                    help="weight of dlib's identity distance in the loss (0 = pixels and features only)")
+    p.add_argument("--lpips-weights", metavar="VGG16_PTH",
+                   help="torchvision's VGG16 weights (vgg16-397923af.pth): adds LPIPS to the loss")
+    p.add_argument("--lpips-lin", metavar="VGG_PTH",
+                   help="the lpips package's weights/v0.1/vgg.pth (calibrated LPIPS; else uncalibrated)")
     p.add_argument("--face", type=int, default=0, help="which face in each photo (0 = largest)")
     p.add_argument("--chain", action="store_true", help="start each face from the previous face's latent")
     p.add_argument("--loop", action="store_true", help="close the chain: re-project the first face from the last")
@@ -222,7 +226,9 @@ def _add_project(sub):
 def _run_project(a):
     from .project import ProjectConfig, project
     s = project(ProjectConfig(images=a.images, model=a.model, out=a.out, steps=a.steps, every=a.every, fps=a.fps,
-                              w_plus=a.w_plus, lr=a.lr, id_weight=a.id_weight, face=a.face, chain=a.chain, loop=a.loop, seed=a.seed,
+                              w_plus=a.w_plus, lr=a.lr, id_weight=a.id_weight,
+                              lpips_weights=a.lpips_weights, lpips_lin=a.lpips_lin, face=a.face,
+                              chain=a.chain, loop=a.loop, seed=a.seed,
                               device=a.device, overwrite=a.overwrite))
     for f in s["faces"]:
         at = f["identifiable_at_step"]

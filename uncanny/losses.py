@@ -4,6 +4,7 @@
     DFeatureLoss(D)(x, y)    distance between a discriminator's intermediate activations
     psnr(x, y)               peak signal-to-noise ratio in dB
     IdentityLoss(target)(x)  dlib face-descriptor distance to a target face, differentiable
+    LPIPS.from_files(vgg)    LPIPS on VGG16 when the user supplies torchvision's weights file
 """
 
 from __future__ import annotations
@@ -133,3 +134,107 @@ class IdentityLoss(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.descriptor(x) - self.target_desc).norm(dim=1)
+
+
+# ----------------------------------------------------------------------------- LPIPS (user weights)
+
+# torchvision's vgg16().features: (index of a conv, its channels); LPIPS reads the ReLU after
+# the last conv of each of the five blocks (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3).
+VGG16_CONVS = ((0, 3, 64), (2, 64, 64), "pool", (5, 64, 128), (7, 128, 128), "pool",
+               (10, 128, 256), (12, 256, 256), (14, 256, 256), "pool",
+               (17, 256, 512), (19, 512, 512), (21, 512, 512), "pool",
+               (24, 512, 512), (26, 512, 512), (28, 512, 512))
+LPIPS_TAPS = (2, 7, 14, 21, 28)          # convs whose ReLU output LPIPS compares
+LPIPS_WIDTHS = (64, 128, 256, 512, 512)
+
+
+def _load_tensors(path: str) -> dict:
+    """A plain state dict from .safetensors or a torch file, never executing code."""
+    import os
+    from .errors import UncannyError
+    if not os.path.isfile(path):
+        raise UncannyError(f"{path}: no such file")
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+            return load_file(path)
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is one clear message
+        raise UncannyError(f"{path}: not a readable weights file ({e.__class__.__name__}: "
+                           f"{str(e).splitlines()[0][:120]})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise UncannyError(f"{path}: expected a plain state dict of tensors "
+                           "(TorchScript files such as NVIDIA's vgg16.pt are not loaded: they carry code)")
+    return sd
+
+
+class LPIPS(torch.nn.Module):
+    """LPIPS (Zhang et al. 2018) on VGG16, from weights the user supplies (none can be
+    downloaded or bundled here):
+
+        lpips = LPIPS.from_files("vgg16-397923af.pth")                  # torchvision's VGG16
+        lpips = LPIPS.from_files("vgg16-397923af.pth", "lpips/weights/v0.1/vgg.pth")
+        d = lpips(x, y)                                                  # (B,), x, y in [-1, 1]
+
+    With the `lpips` package's linear calibration file the distance is LPIPS v0.1; without it
+    every channel weighs the same (the paper's uncalibrated "baseline" VGG distance).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
+        self.convs = torch.nn.ModuleDict({str(c[0]): torch.nn.Conv2d(c[1], c[2], 3, padding=1)
+                                          for c in VGG16_CONVS if c != "pool"})
+        self.lins = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(1, w, 1, 1))
+                                            for w in LPIPS_WIDTHS])
+        self.calibrated = False
+
+    @classmethod
+    def from_files(cls, vgg_path: str, lin_path: str | None = None) -> "LPIPS":
+        from .errors import UncannyError
+        net = cls()
+        sd = _load_tensors(vgg_path)
+        with torch.no_grad():
+            for i, conv in net.convs.items():
+                for part in ("weight", "bias"):
+                    key = f"features.{i}.{part}"
+                    t = sd.get(key, sd.get(f"vgg.{key}"))
+                    if t is None:
+                        raise UncannyError(f"{vgg_path}: not torchvision's VGG16 state dict (no {key})")
+                    if t.shape != getattr(conv, part).shape:
+                        raise UncannyError(f"{vgg_path}: {key} has shape {tuple(t.shape)}, "
+                                           f"VGG16 needs {tuple(getattr(conv, part).shape)}")
+                    getattr(conv, part).copy_(t.float())
+            if lin_path:
+                lin = _load_tensors(lin_path)
+                for k, p in enumerate(net.lins):
+                    t = lin.get(f"lin{k}.model.1.weight")
+                    if t is None or t.shape != p.shape:
+                        raise UncannyError(f"{lin_path}: not the lpips package's vgg.pth "
+                                           f"(lin{k}.model.1.weight missing or wrongly shaped)")
+                    p.copy_(t.float())
+                net.calibrated = True
+        return net.eval().requires_grad_(False)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - self.shift) / self.scale
+        feats = []
+        for c in VGG16_CONVS:
+            if c == "pool":
+                x = F.max_pool2d(x, 2)
+                continue
+            x = F.relu(self.convs[str(c[0])](x))
+            if c[0] in LPIPS_TAPS:
+                feats.append(x)
+        return feats
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | list) -> torch.Tensor:
+        """(B,) distances; y may be an image batch or its precomputed `features`."""
+        fy = y if isinstance(y, list) else self.features(y)
+        total = 0.0
+        for a, b, w in zip(self.features(x), fy, self.lins):
+            a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            total = total + ((a - b).pow(2) * w).sum(1).mean(dim=(1, 2))
+        return total

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from . import faces, nets
 from .checkpoint import GAN, load_gan
 from .errors import UncannyError
-from .losses import DFeatureLoss, IdentityLoss, ms_ssim, psnr
+from .losses import LPIPS, DFeatureLoss, IdentityLoss, ms_ssim, psnr
 from .media import label, save_png, save_video, to_uint8, upscale
 from .util import atomic_write_text, ensure_dir, progress, resolve_device
 
@@ -55,6 +55,9 @@ class ProjectConfig:
     ssim_weight: float = 1.0
     dfeat_weight: float = 1.0
     id_weight: float = 1.0          # dlib identity distance (differentiable port) in the loss
+    lpips_weights: str | None = None  # torchvision's VGG16 state dict: adds LPIPS to the loss
+    lpips_lin: str | None = None      # the lpips package's vgg.pth (calibrated LPIPS v0.1)
+    lpips_weight: float = 1.0
     face: int = 0                   # which face in each photo, largest first
     chain: bool = False
     loop: bool = False
@@ -162,13 +165,13 @@ def _stats(gan: GAN, device, n=10000):
 
 
 def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent | None, stats,
-                target_desc, on_frame, show_progress=True) -> tuple[Latent, list[dict]]:
+                target_desc, on_frame, show_progress=True, lpips=None) -> tuple[Latent, list[dict]]:
     """Optimise a latent towards `target`; calls on_frame(step, image_uint8, row) every `every` steps.
 
     The loss is pixel MSE + (1 - MS-SSIM) + D-feature distance + id_weight x the identity
     distance of dlib's descriptor network (differentiable port, on the target's face chip)
-    + the noise regulariser. `target_desc` is dlib's own descriptor of the target, used only
-    to measure the frames."""
+    (+ LPIPS when `lpips` is given) + the noise regulariser. `target_desc` is dlib's own
+    descriptor of the target, used only to measure the frames."""
     device = next(gan.G.parameters()).device
     G, D = gan.G, gan.D
     for p in G.parameters():
@@ -184,6 +187,9 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
     id_loss = None
     if cfg.id_weight > 0 and target_desc is not None:
         id_loss = IdentityLoss.from_target(target, upscale=max(1, 256 // target.shape[0]), device=device)
+    if lpips is not None:
+        with torch.no_grad():
+            y_lpips = lpips.features(y)
 
     torch.manual_seed(cfg.seed)
     if gan.arch == "dcgan":
@@ -234,9 +240,10 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
         ssim_l = 1 - ms_ssim(img, y).mean()
         feat = dloss(img, y_feats) if dloss is not None else torch.zeros((), device=device)
         ident = id_loss(img).mean() if id_loss is not None else torch.zeros((), device=device)
+        perc = lpips(img, y_lpips).mean() if lpips is not None else torch.zeros((), device=device)
         reg = _noise_reg(noises) if noises else torch.zeros((), device=device)
         loss = (cfg.pixel_weight * pix + cfg.ssim_weight * ssim_l + cfg.dfeat_weight * feat
-                + cfg.id_weight * ident + cfg.noise_reg * reg)
+                + cfg.id_weight * ident + cfg.lpips_weight * perc + cfg.noise_reg * reg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -246,7 +253,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
                 n *= n.square().mean().rsqrt()
         if rows and rows[-1]["step"] == step:
             rows[-1].update(loss=loss.item(), pixel=pix.item(), ms_ssim_loss=ssim_l.item(), dfeat=feat.item(),
-                            id_loss=ident.item(), noise_reg=float(reg.detach()), lr=lr)
+                            id_loss=ident.item(), lpips=perc.item(), noise_reg=float(reg.detach()), lr=lr)
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return Latent(kind, value.detach(), [n.detach() for n in noises]), rows
 
@@ -271,7 +278,7 @@ def _side_by_side(target: np.ndarray, frame: np.ndarray, step: int, identifiable
 
 
 def _write_frames_csv(path, rows):
-    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "noise_reg", "lr", "psnr", "ssim", "identity"]
+    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "lpips", "noise_reg", "lr", "psnr", "ssim", "identity"]
     import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
@@ -311,6 +318,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
     gan = load_gan(cfg.model, device=device)
     if gan.arch not in ("stylegan2", "dcgan"):
         raise UncannyError(f"{gan.path}: projection supports StyleGAN2 and DCGAN models, not {gan.arch}")
+    lpips = LPIPS.from_files(cfg.lpips_weights, cfg.lpips_lin).to(device) if cfg.lpips_weights else None
     ensure_dir(cfg.out, "output folder")
     size = gan.config.get("size", 64)
     stats = _stats(gan, device)
@@ -344,7 +352,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
             frames.append(_side_by_side(target, frame, step, ident["step"] is not None))
 
         start = prev if (cfg.chain and prev is not None) else None
-        lat, rows = project_one(gan, target, cfg, start, stats, tdesc, on_frame, show_progress)
+        lat, rows = project_one(gan, target, cfg, start, stats, tdesc, on_frame, show_progress, lpips)
         with torch.no_grad():
             final = to_uint8(synthesize(gan, lat))[0]
         save_png(os.path.join(fdir, "projection.png"), final)

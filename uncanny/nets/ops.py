@@ -54,6 +54,8 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     p0, p1 = pad
     weight = torch.flip(kernel, [0, 1]).to(x).expand(c, 1, kh, kw)
     if up == 1:
+        if p0 == p1 >= 0:  # the conv pads by itself: no padded copy, no pad backward
+            return F.conv2d(x, weight, stride=down, padding=p0, groups=c)
         x = F.pad(x, [p0, p1, p0, p1]) if (p0 or p1) else x
         return F.conv2d(x, weight, stride=down, groups=c)
     # Zero insertion + conv == transposed conv with stride `up` (kernel flipped back).

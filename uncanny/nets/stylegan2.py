@@ -13,10 +13,17 @@ checkpoints load as they are:
 One addition: `channel_max` caps every layer's width, for small models that train on a CPU
 (rosinality's widths are 512 up to 32 px). `channel_max=None` is the reference layout.
 
-Modulated convolutions have two equivalent formulations (see `ModulatedConv2d.fused`):
-  * fused=True  (reference): per-sample modulated/demodulated weights, one grouped conv.
-  * fused=False (default, faster on CPU): scale the input by the style, run one ordinary
-    batched conv with the shared weight, then scale the output by the demodulation factor.
+Every layer with a fast path keeps the straightforward one beside it (`set_reference`):
+  * ModulatedConv2d: the reference modulates/demodulates the weights per sample and runs one
+    grouped conv; the fast path scales the input by the style, runs one ordinary batched conv
+    with the shared weight, then scales the output by the demodulation factor.
+  * StyledConv, ConvLayer, ResBlock: the reference runs each step as its own pass over the
+    activations (demodulate, add noise, add bias, leaky ReLU, times sqrt(2), (a + b) / sqrt(2));
+    the fast path folds the constant gains into the weights and biases (leaky_relu(c z) =
+    c leaky_relu(z) for c > 0), lets the conv add its bias, and runs the rest in-place, so a
+    64 px layer makes 2-3 passes over memory instead of 5-6. A D skip path blurs only the
+    pixels its stride-2 1x1 conv reads.
+The two agree to float rounding (tests, values and gradients).
 """
 
 from __future__ import annotations
@@ -173,6 +180,12 @@ class ModulatedConv2d(nn.Module):
         # x: (B, in, H, W); style: (B, style_dim) -> (B, out, H', W')
         if self.fused:
             return self._forward_grouped(x, style)
+        out, dcoefs = self.forward_parts(x, style)
+        return out if dcoefs is None else out * dcoefs.view(*dcoefs.shape, 1, 1)
+
+    def forward_parts(self, x, style):
+        """Fast path without its last step: (conv of the modulated input, demodulation
+        factors (B, out) or None); the caller applies the factors, fused with what follows."""
         b, cin = x.shape[:2]
         weight = self.scale * self.weight[0]                    # (out, in, k, k)
         s = self.modulation(style)                              # (B, in)
@@ -184,12 +197,11 @@ class ModulatedConv2d(nn.Module):
             out = F.conv2d(self.blur(x), weight, stride=2)
         else:
             out = F.conv2d(x, weight, padding=self.padding)
-        if self.demodulate:
-            # ||w * s||_2 over (in, k, k) for each (sample, out) = sqrt(s^2 @ sum_k w^2)
-            wsq = weight.square().sum((2, 3))                   # (out, in)
-            dcoefs = torch.rsqrt(s.square() @ wsq.t() + 1e-8)   # (B, out)
-            out = out * dcoefs.view(b, -1, 1, 1)
-        return out
+        if not self.demodulate:
+            return out, None
+        # ||w * s||_2 over (in, k, k) for each (sample, out) = sqrt(s^2 @ sum_k w^2)
+        wsq = weight.square().sum((2, 3))                       # (out, in)
+        return out, torch.rsqrt(s.square() @ wsq.t() + 1e-8)   # (B, out)
 
     def _forward_grouped(self, x, style):
         """Reference formulation: modulate and demodulate the weights per sample."""
@@ -245,9 +257,21 @@ class StyledConv(nn.Module):
                                     blur_kernel=blur_kernel, demodulate=demodulate)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_ch)
+        self.reference = False
 
     def forward(self, x, style, noise=None):
-        return self.activate(self.noise(self.conv(x, style), noise=noise))
+        if self.reference or self.conv.fused:
+            return self.activate(self.noise(self.conv(x, style), noise=noise))
+        # sqrt(2) leaky_relu(out * d + w_n * noise + b) = leaky_relu(out * (g d) + (g w_n) * noise + g b)
+        g = math.sqrt(2)
+        out, d = self.conv.forward_parts(x, style)
+        b, c, h, w = out.shape
+        if noise is None:
+            noise = out.new_empty(b, 1, h, w).normal_()
+        d = torch.ones(b, c, device=out.device, dtype=out.dtype) if d is None else d
+        y = torch.addcmul((self.noise.weight * g) * noise, out, (d * g).view(b, c, 1, 1))
+        y = y.add_((self.activate.bias * g).view(1, c, 1, 1))
+        return F.leaky_relu(y, 0.2, inplace=True)
 
 
 class ToRGB(nn.Module):
@@ -369,6 +393,29 @@ class ConvLayer(nn.Sequential):
         if activate:
             layers.append(FusedLeakyReLU(out_ch, bias=bias))
         super().__init__(*layers)
+        self.reference = False
+
+    def forward(self, x, gain: float = 1.0):
+        """The layers in turn, times `gain` (> 0). The fast path folds the gains into the
+        conv's weight and bias: leaky_relu(conv(x, w, b)) * c = leaky_relu(conv(x, c w, c b))."""
+        if self.reference:
+            out = super().forward(x)
+            return out * gain if gain != 1.0 else out
+        blur = self[0] if isinstance(self[0], Blur) else None
+        conv = self[1] if blur is not None else self[0]
+        act = self[-1] if isinstance(self[-1], FusedLeakyReLU) else None
+        c = gain * (math.sqrt(2) if act is not None else 1.0)
+        bias = act.bias if act is not None else conv.bias
+        weight = conv.weight * (conv.scale * c)
+        bias = bias * c if bias is not None else None
+        stride = conv.stride
+        if blur is not None:
+            if conv.weight.shape[-1] == 1:  # a 1x1 stride-2 conv reads every other pixel: blur only those
+                x, stride = upfirdn2d(x, blur.kernel, down=stride, pad=blur.pad), 1
+            else:
+                x = blur(x)
+        out = F.conv2d(x, weight, bias=bias, stride=stride, padding=conv.padding)
+        return F.leaky_relu(out, 0.2, inplace=True) if act is not None else out
 
 
 class ResBlock(nn.Module):
@@ -378,8 +425,13 @@ class ResBlock(nn.Module):
         self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True)
         self.skip = ConvLayer(in_ch, out_ch, 1, downsample=True, activate=False, bias=False)
 
+        self.reference = False
+
     def forward(self, x):
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+        if self.reference:
+            return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+        g = 1 / math.sqrt(2)  # folded into both branches' weights
+        return self.conv2(self.conv1(x), gain=g) + self.skip(x, gain=g)
 
 
 class Discriminator(nn.Module):
@@ -425,9 +477,16 @@ class Discriminator(nn.Module):
         return self.final_linear(out.view(b, -1))
 
 
-def set_fused(module: nn.Module, fused: bool) -> nn.Module:
-    """Switch every ModulatedConv2d between the grouped reference and the batched fast path."""
+def set_reference(module: nn.Module, on: bool = True) -> nn.Module:
+    """Switch every layer between its straightforward reference formulation (on) and its
+    fast path (off, the default): ModulatedConv2d's grouped conv, and the unfused
+    StyledConv / ConvLayer / ResBlock."""
     for m in module.modules():
         if isinstance(m, ModulatedConv2d):
-            m.fused = fused
+            m.fused = on
+        if isinstance(m, (StyledConv, ConvLayer, ResBlock)):
+            m.reference = on
     return module
+
+
+set_fused = set_reference  # the name rosinality uses for the grouped modulated conv
