@@ -149,3 +149,16 @@ def test_lpips_from_user_weights(tiny_ckpt, photos, tmp_path, capsys):
         err = capsys.readouterr().err
         assert bad in err and msg in err, err
         assert not os.path.exists(tmp_path / "q")
+
+
+def test_identity_meter_measures_frames_without_a_detectable_face(photos):
+    from uncanny.project import IdentityMeter, load_target
+    target = load_target(photos["hopper"], 64)
+    meter = IdentityMeter(target)
+    assert meter(target) == (0.0, True)
+    gray = np.full_like(target, 128)
+    d, found = meter(gray)  # no face for the detector: measured at the target's landmarks
+    assert not found and 0.3 < d < 2.0
+    other, found = meter(load_target(photos["astronaut"], 64))
+    assert found and other > 0.3
+    assert IdentityMeter(gray)(target) == (pytest.approx(float("nan"), nan_ok=True), False)

@@ -94,12 +94,32 @@ def load_target(path: str, size: int, face_index: int = 0, min_face: int = 32) -
     return faces.align_face(img, face.landmarks, size)
 
 
-def identity_distance(a: np.ndarray, target_desc: np.ndarray | None) -> float:
-    """dlib descriptor distance of image a (H, W, 3 uint8) to the target's; NaN without a face."""
-    if target_desc is None:
-        return float("nan")
-    d = faces.descriptors(a[None], upscale=max(1, 256 // a.shape[0]))
-    return float(np.linalg.norm(d[0] - target_desc)) if len(d) else float("nan")
+class IdentityMeter:
+    """dlib's identity distance from frames to a target face (what the videos and frames.csv
+    report). Each frame is measured the way dlib is normally used, at its own face (HOG
+    detector + 68 landmarks) after the same upscaling as the target. Where the detector finds
+    no face in a frame, the frame is measured at the target's landmarks instead (projections
+    are aligned like their target) and `face_found` is False, so the curve has no holes.
+
+        meter = IdentityMeter(target)          # target: aligned (H, W, 3) uint8
+        dist, found = meter(frame)             # dist NaN only if the target itself has no face
+    """
+
+    def __init__(self, target: np.ndarray):
+        self.upscale = max(1, 256 // target.shape[0])
+        big = faces._enlarge(np.asarray(target), self.upscale)
+        found = faces.find_faces(big, upsample=0)
+        self.shape = found[0].shape if found else None
+        self.desc = (np.array(faces.face_recogniser().compute_face_descriptor(big, self.shape))
+                     if found else None)
+
+    def __call__(self, frame: np.ndarray) -> tuple[float, bool]:
+        if self.desc is None:
+            return float("nan"), False
+        big = faces._enlarge(np.asarray(frame), self.upscale)
+        found = faces.find_faces(big, upsample=0)
+        d = np.array(faces.face_recogniser().compute_face_descriptor(big, found[0].shape if found else self.shape))
+        return float(np.linalg.norm(d - self.desc)), bool(found)
 
 
 # ----------------------------------------------------------------------------- the search
@@ -165,13 +185,13 @@ def _stats(gan: GAN, device, n=10000):
 
 
 def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent | None, stats,
-                target_desc, on_frame, show_progress=True, lpips=None) -> tuple[Latent, list[dict]]:
+                meter: IdentityMeter | None, on_frame, show_progress=True, lpips=None) -> tuple[Latent, list[dict]]:
     """Optimise a latent towards `target`; calls on_frame(step, image_uint8, row) every `every` steps.
 
     The loss is pixel MSE + (1 - MS-SSIM) + D-feature distance + id_weight x the identity
     distance of dlib's descriptor network (differentiable port, on the target's face chip)
-    (+ LPIPS when `lpips` is given) + the noise regulariser. `target_desc` is dlib's own
-    descriptor of the target, used only to measure the frames."""
+    (+ LPIPS when `lpips` is given) + the noise regulariser. `meter` (dlib itself) measures
+    the saved frames; None skips the identity measurement and the identity term."""
     device = next(gan.G.parameters()).device
     G, D = gan.G, gan.D
     for p in G.parameters():
@@ -185,7 +205,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
         with torch.no_grad():
             y_feats = dloss.feats(y)
     id_loss = None
-    if cfg.id_weight > 0 and target_desc is not None:
+    if cfg.id_weight > 0 and meter is not None and meter.desc is not None:
         id_loss = IdentityLoss.from_target(target, upscale=max(1, 256 // target.shape[0]), device=device)
     if lpips is not None:
         with torch.no_grad():
@@ -228,8 +248,9 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
             with torch.no_grad():
                 img = synthesize(gan, lat_now)
             frame = to_uint8(img)[0]
+            ident_d, found = meter(frame) if meter is not None else (float("nan"), False)
             row = {"step": step, "psnr": float(psnr(img, y)), "ssim": float(ms_ssim(img, y)),
-                   "identity": identity_distance(frame, target_desc)}
+                   "identity": ident_d, "face_found": int(found)}
             rows.append(row)
             on_frame(step, frame, row)
         if step == cfg.steps:
@@ -278,7 +299,8 @@ def _side_by_side(target: np.ndarray, frame: np.ndarray, step: int, identifiable
 
 
 def _write_frames_csv(path, rows):
-    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "lpips", "noise_reg", "lr", "psnr", "ssim", "identity"]
+    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "lpips", "noise_reg", "lr", "psnr", "ssim", "identity",
+            "face_found"]
     import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
@@ -293,6 +315,10 @@ def _plot_identity(rows, ident_step, path):
     steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
     ax[0].plot(steps, [r["identity"] for r in rows], marker=".", label="identity distance (dlib)")
+    lost = [(r["step"], r["identity"]) for r in rows if not r.get("face_found", 1)]
+    if lost:  # measured at the target's landmarks: dlib's detector found no face in the frame
+        ax[0].scatter(*zip(*lost), s=18, facecolors="white", edgecolors="C0", zorder=3,
+                      label="no face detected (measured at the target's landmarks)")
     ax[0].axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
     if ident_step is not None:
         ax[0].axvline(ident_step, color="green", lw=1, label=f"identifiable at step {ident_step}")
@@ -341,8 +367,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
     for n, (idx, path, target, suffix) in enumerate(order):
         fdir = ensure_dir(_face_dir(cfg.out, idx, path, suffix), "output folder")
         save_png(os.path.join(fdir, "target.png"), target)
-        tdesc = faces.descriptors(target[None], upscale=max(1, 256 // size))
-        tdesc = tdesc[0] if len(tdesc) else None
+        meter = IdentityMeter(target)
         frames, raw, ident = [], [], {"step": None}
 
         def on_frame(step, frame, row):
@@ -352,7 +377,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
             frames.append(_side_by_side(target, frame, step, ident["step"] is not None))
 
         start = prev if (cfg.chain and prev is not None) else None
-        lat, rows = project_one(gan, target, cfg, start, stats, tdesc, on_frame, show_progress, lpips)
+        lat, rows = project_one(gan, target, cfg, start, stats, meter, on_frame, show_progress, lpips)
         with torch.no_grad():
             final = to_uint8(synthesize(gan, lat))[0]
         save_png(os.path.join(fdir, "projection.png"), final)
@@ -367,7 +392,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         videos[(idx, suffix)] = raw
         summary["faces"].append({"image": path, "folder": fdir, "identifiable_at_step": ident["step"],
                                  "first": {k: rows[0][k] for k in ("psnr", "identity")},
-                                 "final": {k: rows[-1][k] for k in ("psnr", "identity")},
+                                 "final": {k: rows[-1][k] for k in ("psnr", "identity", "face_found")},
                                  "started_from": "previous face" if start is not None else "mean W"})
         prev = lat
 
