@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from uncanny import nets
-from uncanny.nets.stylegan2 import set_fused
+from uncanny.nets.stylegan2 import set_reference
 
 CONFIGS = {
     # name: (arch, config, batch)
@@ -47,7 +47,8 @@ def bench(arch, config, batch, device, fused=False, min_time=3.0):
     G, D = nets.build(arch, config)
     G, D = G.to(device).eval(), D.to(device).eval()
     if arch == "stylegan2":
-        set_fused(G, fused)
+        set_reference(G, fused)
+        set_reference(D, fused)
     D.requires_grad_(False)
     opt = torch.optim.Adam(G.parameters(), lr=0.002, betas=(0.0, 0.99))
     zdim = nets.z_dim(G)
@@ -87,7 +88,7 @@ def main():
     for name, (arch, cfg, batch) in CONFIGS.items():
         if a.only and a.only not in name:
             continue
-        variants = [("batched (default)", False)] + ([("grouped reference", True)] if arch == "stylegan2" else [])
+        variants = [("fast path (default)", False)] + ([("reference formulations", True)] if arch == "stylegan2" else [])
         for vname, fused in variants:
             t, ips = bench(arch, cfg, batch, device, fused, a.min_time)
             rows.append((name, vname, batch, t, 1 / t, ips))
@@ -95,7 +96,7 @@ def main():
                   flush=True)
     head = (f"\n## {datetime.date.today()} - {platform.processor() or platform.machine()}, "
             f"{torch.get_num_threads()} threads, torch {torch.__version__}, device {device}\n\n"
-            "| configuration | modulated conv | batch | s / foil iter | foil iter / s | generated img / s (batch 32) |\n"
+            "| configuration | layers | batch | s / foil iter | foil iter / s | generated img / s (batch 32) |\n"
             "| --- | --- | --- | --- | --- | --- |\n")
     table = head + "".join(f"| {n} | {v} | {b} | {t:.3f} | {r:.2f} | {i:.1f} |\n" for n, v, b, t, r, i in rows)
     if not a.no_write:
