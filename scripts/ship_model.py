@@ -10,7 +10,6 @@ The raw G is dropped: foil starts from G_ema, and G_ema is what people sample.
 import os
 import sys
 
-import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.checkpoint import read_checkpoint, save_checkpoint  # noqa: E402

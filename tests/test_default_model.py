@@ -6,7 +6,6 @@ import os
 
 import matplotlib
 import pytest
-import torch
 from PIL import Image
 
 from uncanny.checkpoint import load_gan

@@ -10,9 +10,14 @@
 from __future__ import annotations
 
 import math
+import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from . import faces
+from .errors import UncannyError
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -103,7 +108,6 @@ class IdentityLoss(torch.nn.Module):
 
     def __init__(self, grid: torch.Tensor, target: torch.Tensor, upscale: int):
         super().__init__()
-        from . import faces
         self.upscale = upscale
         self.net = faces.face_net(str(target.device))
         self.register_buffer("grid", grid.to(target.device))
@@ -113,8 +117,6 @@ class IdentityLoss(torch.nn.Module):
     @classmethod
     def from_target(cls, target, upscale: int = 4, device="cpu") -> "IdentityLoss | None":
         """From an aligned target (H, W, 3) uint8; None where dlib finds no face in it."""
-        import numpy as np
-        from . import faces
         big = faces._enlarge(np.asarray(target), upscale)
         found = faces.find_faces(big, upsample=0)
         if not found:
@@ -150,8 +152,6 @@ LPIPS_WIDTHS = (64, 128, 256, 512, 512)
 
 def _load_tensors(path: str) -> dict:
     """A plain state dict from .safetensors or a torch file, never executing code."""
-    import os
-    from .errors import UncannyError
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such file")
     try:
@@ -192,7 +192,6 @@ class LPIPS(torch.nn.Module):
 
     @classmethod
     def from_files(cls, vgg_path: str, lin_path: str | None = None) -> "LPIPS":
-        from .errors import UncannyError
         net = cls()
         sd = _load_tensors(vgg_path)
         with torch.no_grad():

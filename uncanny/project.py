@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import faces, nets
+from . import faces
 from .checkpoint import GAN, load_gan
 from .errors import UncannyError
 from .losses import LPIPS, DFeatureLoss, IdentityLoss, ms_ssim, psnr
