@@ -424,7 +424,6 @@ class ResBlock(nn.Module):
         self.conv1 = ConvLayer(in_ch, in_ch, 3)
         self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True)
         self.skip = ConvLayer(in_ch, out_ch, 1, downsample=True, activate=False, bias=False)
-
         self.reference = False
 
     def forward(self, x):
