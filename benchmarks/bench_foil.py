@@ -11,8 +11,6 @@ Weights are random (speed does not depend on them); architectures are the real o
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import platform
 import time
 
@@ -21,6 +19,8 @@ import torch.nn.functional as F
 
 from uncanny import nets
 from uncanny.nets.stylegan2 import set_reference
+
+from report import append_section  # benchmarks/report.py (this script's folder is on sys.path)
 
 CONFIGS = {
     # name: (arch, config, batch)
@@ -94,21 +94,12 @@ def main():
             rows.append((name, vname, batch, t, 1 / t, ips))
             print(f"{name:<30} {vname:<18} batch {batch}: {t:7.3f} s/iter  {1 / t:7.2f} iter/s  {ips:8.1f} img/s",
                   flush=True)
-    head = (f"\n## {datetime.date.today()} - {platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} threads, torch {torch.__version__}, device {device}\n\n"
-            "| configuration | layers | batch | s / foil iter | foil iter / s | generated img / s (batch 32) |\n"
-            "| --- | --- | --- | --- | --- | --- |\n")
-    table = head + "".join(f"| {n} | {v} | {b} | {t:.3f} | {r:.2f} | {i:.1f} |\n" for n, v, b, t, r, i in rows)
     if not a.no_write:
-        path = os.path.join(os.path.dirname(__file__), "..", "docs", "BENCHMARKS.md")
-        new = not os.path.exists(path)
-        with open(path, "a") as f:
-            if new:
-                f.write("# Benchmarks\n\nWritten by `python benchmarks/bench_foil.py` (run by hand, nothing else "
-                        "running). Newest last.\n")
-            f.write(table)
-        print(f"appended to {os.path.normpath(path)}")
-
+        path = append_section(
+            f"{platform.processor() or platform.machine()}, device {device}",
+            ["configuration", "layers", "batch", "s / foil iter", "foil iter / s", "generated img / s (batch 32)"],
+            [[n, v, b, f"{t:.3f}", f"{r:.2f}", f"{i:.1f}"] for n, v, b, t, r, i in rows])
+        print(f"appended to {path}")
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ the per-frame identity measurement (dlib, every --every steps), which is timed s
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from report import append_section  # noqa: E402  (benchmarks/report.py)
 from uncanny.checkpoint import load_gan  # noqa: E402
 from uncanny.project import IdentityMeter, ProjectConfig, _stats, load_target, project_one  # noqa: E402
 
@@ -66,17 +66,11 @@ def main():
     t_id = (time.perf_counter() - t) / 5
     print(f"identity measurement per frame: {t_id * 1000:.0f} ms")
     if not a.no_write:
-        path = os.path.join(os.path.dirname(__file__), "..", "docs", "BENCHMARKS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## {datetime.date.today()} - projection on {a.model}, device {a.device}, "
-                    f"{torch.get_num_threads()} threads, torch {torch.__version__}\n\n"
-                    "| latent | steps / s | ms / step |\n| --- | --- | --- |\n")
-            for name, dt in rows:
-                f.write(f"| {name} | {1 / dt:.1f} | {dt * 1000:.0f} |\n")
-            f.write(f"\ndlib identity measurement: {t_id * 1000:.0f} ms per saved frame (every 10 steps by default). "
-                    f"A default 1000-step projection therefore takes about "
-                    f"{(1000 * rows[0][1] + 100 * t_id) / 60:.1f} min per face in W.\n")
-
+        append_section(f"projection on {a.model}, device {a.device}", ["latent", "steps / s", "ms / step"],
+                       [[name, f"{1 / dt:.1f}", f"{dt * 1000:.0f}"] for name, dt in rows],
+                       f"dlib identity measurement: {t_id * 1000:.0f} ms per saved frame (every 10 steps by default). "
+                       f"A default 1000-step projection therefore takes about "
+                       f"{(1000 * rows[0][1] + 100 * t_id) / 60:.1f} min per face in W.")
 
 if __name__ == "__main__":
     main()

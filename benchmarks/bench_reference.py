@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from report import append_section  # noqa: E402  (benchmarks/report.py)
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 from check_equivalence import rosinality_sg2  # noqa: E402
 
@@ -127,22 +127,17 @@ def main():
           f"ours {(img_ours.double() - img64).abs().max():.2e}")
     print(f"step = {flops / 1e9:.0f} GFLOP; plain 2048 GEMM {peak / 1e9:.0f} GFLOP/s; threads {torch.get_num_threads()}")
     if not a.no_write:
-        path = os.path.join(os.path.dirname(__file__), "..", "docs", "BENCHMARKS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## {datetime.date.today()} - foil step vs reference, 64 px cm=1, batch {a.batch}, "
-                    f"{torch.get_num_threads()} threads, torch {torch.__version__}\n\n"
-                    "| implementation | s / step (best) | GFLOP/s | fraction of 2048 GEMM |\n| --- | --- | --- | --- |\n")
-            for name, t in rows:
-                f.write(f"| {name} | {t:.3f} | {flops / t / 1e9:.1f} | {flops / t / peak:.0%} |\n")
-            f.write(f"\nSpeed-up {t_ref / t_ours:.2f}x (best of {a.reps} alternating rounds each; median of the "
-                    f"per-round ratios {median_ratio:.2f}x). Same weights, z and noise: |loss difference| {dloss:.1e}, "
-                    f"max |image difference| {dimg:.1e}, relative L2 difference of G's gradients {dgrad:.1e} "
-                    f"(worst single tensor: {worst[1]}, {worst[0]:.1e} of its largest element). "
-                    f"Against the same step in float64, the gradients' relative L2 error is {err_ref:.1e} for the "
-                    f"reference and {err_ours:.1e} for ours. "
-                    f"One step = {flops / 1e9:.0f} GFLOP "
-                    f"(torch.utils.flop_counter); plain 2048x2048 GEMM: {peak / 1e9:.0f} GFLOP/s.\n")
-
+        append_section(
+            f"foil step vs reference, 64 px cm=1, batch {a.batch}",
+            ["implementation", "s / step (best)", "GFLOP/s", "fraction of 2048 GEMM"],
+            [[name, f"{t:.3f}", f"{flops / t / 1e9:.1f}", f"{flops / t / peak:.0%}"] for name, t in rows],
+            f"Speed-up {t_ref / t_ours:.2f}x (best of {a.reps} alternating rounds each; median of the "
+            f"per-round ratios {median_ratio:.2f}x). Same weights, z and noise: |loss difference| {dloss:.1e}, "
+            f"max |image difference| {dimg:.1e}, relative L2 difference of G's gradients {dgrad:.1e} "
+            f"(worst single tensor: {worst[1]}, {worst[0]:.1e} of its largest element). "
+            f"Against the same step in float64, the gradients' relative L2 error is {err_ref:.1e} for the "
+            f"reference and {err_ours:.1e} for ours. One step = {flops / 1e9:.0f} GFLOP "
+            f"(torch.utils.flop_counter); plain 2048x2048 GEMM: {peak / 1e9:.0f} GFLOP/s.")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,25 @@
+"""Shared by the benchmark scripts: append one dated section (a Markdown table and a note) to
+docs/BENCHMARKS.md, creating the file with its header when it does not exist yet."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import torch
+
+PATH = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "docs", "BENCHMARKS.md"))
+HEADER = ("# Benchmarks\n\nWritten by the scripts in `benchmarks/` (run by hand; each run appends a "
+          "section). Newest last.\n")
+
+
+def append_section(title: str, columns: list[str], rows: list[list[str]], note: str = "") -> str:
+    """Append '## DATE - TITLE, N threads, torch V', the table and the note; returns the path."""
+    text = (f"\n## {datetime.date.today()} - {title}, {torch.get_num_threads()} threads, torch {torch.__version__}\n\n"
+            f"| {' | '.join(columns)} |\n| {' | '.join('---' for _ in columns)} |\n"
+            + "".join(f"| {' | '.join(str(c) for c in r)} |\n" for r in rows)
+            + (f"\n{note}\n" if note else ""))
+    new = not os.path.exists(PATH)
+    with open(PATH, "a") as f:
+        f.write((HEADER if new else "") + text)
+    return PATH
