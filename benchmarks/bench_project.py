@@ -25,11 +25,11 @@ from uncanny.project import IdentityMeter, ProjectConfig, _stats, load_target, p
 
 
 class _NoFrames:
-    """An IdentityMeter stand-in that keeps the target's descriptor (so the identity term is
-    on) but does not measure frames (only the two frames at step 0 and the end happen here)."""
+    """An IdentityMeter stand-in that keeps what the identity term needs (the target's face and
+    descriptor) but does not measure frames: their cost is timed separately below."""
 
     def __init__(self, meter):
-        self.desc, self.shape, self.upscale = meter.desc, meter.shape, meter.upscale
+        self.__dict__.update(meter.__dict__)
 
     def __call__(self, frame):
         return float("nan"), False

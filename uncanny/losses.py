@@ -102,28 +102,29 @@ class IdentityLoss(torch.nn.Module):
     each image x. Images are enlarged `upscale` times (bicubic) first, as `faces.descriptors`
     does before measuring, so the two see the face at the same size.
 
-        loss = IdentityLoss(target_uint8)       # None-safe: see `from_target`
+        loss = IdentityLoss.from_target(target_uint8)   # None where dlib finds no face
         d = loss(x)                             # (B,) distances; dlib calls < 0.6 the same person
     """
 
-    def __init__(self, grid: torch.Tensor, target: torch.Tensor, upscale: int):
+    def __init__(self, face, target: torch.Tensor, upscale: int):
+        """face: the dlib Face found in the target enlarged `upscale` times; target (1, 3, H, W)
+        in [-1, 1]."""
         super().__init__()
         self.upscale = upscale
         self.net = faces.face_net(str(target.device))
-        self.register_buffer("grid", grid.to(target.device))
+        h, w = target.shape[-2] * upscale, target.shape[-1] * upscale
+        self.register_buffer("grid", faces.chip_grid(face, h, w).to(target.device))
         with torch.no_grad():
             self.register_buffer("target_desc", self.descriptor(target))
 
     @classmethod
     def from_target(cls, target, upscale: int = 4, device="cpu") -> "IdentityLoss | None":
         """From an aligned target (H, W, 3) uint8; None where dlib finds no face in it."""
-        big = faces._enlarge(np.asarray(target), upscale)
-        found = faces.find_faces(big, upsample=0)
+        found = faces.find_faces(faces._enlarge(np.asarray(target), upscale), upsample=0)
         if not found:
             return None
-        grid = faces.chip_grid(found[0], big.shape[0], big.shape[1])
         y = torch.from_numpy(np.array(target)).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
-        return cls(grid, y, upscale)
+        return cls(found[0], y, upscale)
 
     def descriptor(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> (B, 128)."""

@@ -109,8 +109,8 @@ class IdentityMeter:
         self.upscale = max(1, 256 // target.shape[0])
         big = faces._enlarge(np.asarray(target), self.upscale)
         found = faces.find_faces(big, upsample=0)
-        self.shape = found[0].shape if found else None
-        self.desc = (np.array(faces.face_recogniser().compute_face_descriptor(big, self.shape))
+        self.face = found[0] if found else None   # also where the identity loss cuts its chip
+        self.desc = (np.array(faces.face_recogniser().compute_face_descriptor(big, self.face.shape))
                      if found else None)
 
     def __call__(self, frame: np.ndarray) -> tuple[float, bool]:
@@ -118,7 +118,7 @@ class IdentityMeter:
             return float("nan"), False
         big = faces._enlarge(np.asarray(frame), self.upscale)
         found = faces.find_faces(big, upsample=0)
-        d = np.array(faces.face_recogniser().compute_face_descriptor(big, found[0].shape if found else self.shape))
+        d = np.array(faces.face_recogniser().compute_face_descriptor(big, (found[0] if found else self.face).shape))
         return float(np.linalg.norm(d - self.desc)), bool(found)
 
 
@@ -206,7 +206,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
             y_feats = dloss.feats(y)
     id_loss = None
     if cfg.id_weight > 0 and meter is not None and meter.desc is not None:
-        id_loss = IdentityLoss.from_target(target, upscale=max(1, 256 // target.shape[0]), device=device)
+        id_loss = IdentityLoss(meter.face, y, meter.upscale)  # the meter already found the target's face
     if lpips is not None:
         with torch.no_grad():
             y_lpips = lpips.features(y)
