@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from uncanny import nets
 from uncanny.nets.stylegan2 import set_reference
+from uncanny.util import retain_freed_memory
 
 from report import append_section  # benchmarks/report.py (this script's folder is on sys.path)
 
@@ -82,7 +83,12 @@ def main():
     ap.add_argument("--min-time", type=float, default=3.0)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--only", help="substring of a config name")
+    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
+                    help="retain (as the uncanny command runs): glibc keeps freed memory for reuse; "
+                         "system: the allocator's defaults")
     a = ap.parse_args()
+    if a.malloc == "retain":
+        retain_freed_memory()
     device = torch.device(a.device)
     rows = []
     for name, (arch, cfg, batch) in CONFIGS.items():
@@ -96,7 +102,7 @@ def main():
                   flush=True)
     if not a.no_write:
         path = append_section(
-            f"{platform.processor() or platform.machine()}, device {device}",
+            f"{platform.processor() or platform.machine()}, device {device}, malloc {a.malloc}",
             ["configuration", "layers", "batch", "s / foil iter", "foil iter / s", "generated img / s (batch 32)"],
             [[n, v, b, f"{t:.3f}", f"{r:.2f}", f"{i:.1f}"] for n, v, b, t, r, i in rows])
         print(f"appended to {path}")

@@ -8,7 +8,7 @@ import torch
 
 from uncanny import nets
 from uncanny.nets import stylegan2 as S
-from uncanny.nets.ops import make_kernel, upfirdn2d, upfirdn2d_reference
+from uncanny.nets.ops import conv3x3, conv3x3_winograd, make_kernel, upfirdn2d, upfirdn2d_reference
 
 
 def test_stylegan2_generator_layout_matches_rosinality():
@@ -73,6 +73,41 @@ def test_fast_upfirdn2d_matches_reference(up, down, pad):
     ga, = torch.autograd.grad(a.square().sum(), x)
     gb, = torch.autograd.grad(b.square().sum(), x)
     assert torch.allclose(ga, gb, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 8, 12), (1, 3, 4, 4), (3, 2, 16, 8)])
+def test_winograd_conv3x3_matches_direct_conv(shape):
+    """Winograd F(4x4, 3x3) against F.conv2d: exact in float64 (values, and the first and
+    second derivatives through its hand-written adjoint transforms)."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, shape[1], 3, 3, dtype=torch.float64, requires_grad=True)
+    a, b = conv3x3_winograd(x, w), torch.nn.functional.conv2d(x, w, padding=1)
+    assert a.shape == b.shape
+    assert (a - b).abs().max() < 1e-12 * b.abs().max()
+    dy = torch.randn_like(b)
+    ga, gb = torch.autograd.grad(a, (x, w), dy), torch.autograd.grad(b, (x, w), dy)
+    for u, v in zip(ga, gb):
+        assert (u - v).abs().max() < 1e-12 * v.abs().max()
+    small = (x[:1, :2].detach().requires_grad_(), w[:3, :2].detach().requires_grad_())
+    assert torch.autograd.gradcheck(conv3x3_winograd, small)
+    assert torch.autograd.gradgradcheck(conv3x3_winograd, small)  # R1 differentiates D's gradient
+
+
+def test_conv3x3_float32_error_and_fallback():
+    """In float32 the Winograd path stays within a few 1e-5 of the direct conv (relative to the
+    output's scale); sizes it does not take (not multiples of 4, under 16x16) use F.conv2d."""
+    torch.manual_seed(0)
+    w, bias = torch.randn(32, 48, 3, 3) / 20, torch.randn(32)
+    x = torch.randn(2, 48, 32, 32)
+    ref = torch.nn.functional.conv2d(x, w, bias, padding=1)
+    out = conv3x3(x, w, bias)
+    assert (out - ref).abs().max() < 5e-5 * ref.abs().max()
+    assert (out - ref).abs().max() > 0  # it did take the Winograd path (bit-equal would mean it did not)
+    for size in (18, 8):
+        x = torch.randn(2, 48, size, size)
+        assert torch.equal(conv3x3(x, w, bias), torch.nn.functional.conv2d(x, w, bias, padding=1))
+    assert torch.equal(conv3x3(x, w, bias, winograd=False), torch.nn.functional.conv2d(x, w, bias, padding=1))
 
 
 def test_fast_paths_match_reference_formulations():

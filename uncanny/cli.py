@@ -286,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .util import retain_freed_memory
+    retain_freed_memory()  # reuse freed activations instead of faulting in fresh pages each step
     try:
         COMMANDS[args.cmd][1](args)
     except UncannyError as e:

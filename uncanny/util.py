@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import sys
 import tempfile
 
@@ -68,3 +70,26 @@ def seed_z(seeds, z_dim: int, device="cpu") -> torch.Tensor:
     """One latent per integer seed, independent of batch composition: (len(seeds), z_dim)."""
     zs = [torch.from_numpy(np.random.RandomState(int(s)).randn(z_dim)) for s in seeds]
     return torch.stack(zs).float().to(device)
+
+
+def retain_freed_memory() -> bool:
+    """Have glibc's malloc keep freed memory for reuse instead of giving it back to the system.
+
+    Each generator step allocates and frees the same large activations. By default glibc
+    serves blocks over 32 MB straight from the kernel (mmap) and returns them on free, so every
+    step faults in, and the kernel zeroes, gigabytes of fresh pages: on a 2-core VM that is
+    a quarter or more of a foil step's time, for the reference code even more
+    (docs/BENCHMARKS.md). With mmap off and a high trim threshold, freed blocks are reused.
+    The cost: the process keeps its peak memory until it exits. The `uncanny` command calls
+    this at start; set UNCANNY_MALLOC=system to leave the allocator alone. Returns whether
+    the settings were applied (False on other C libraries, e.g. macOS or musl).
+    """
+    if os.environ.get("UNCANNY_MALLOC", "") == "system" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4      # <malloc.h>
+    return bool(libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 2 ** 31 - 1)
+                and libc.mallopt(m_top_pad, 64 << 20))

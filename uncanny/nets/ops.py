@@ -5,6 +5,8 @@ the reference and a test checks that the two agree.
 
     upfirdn2d(x, k, up, down, pad)  upsample by zero insertion, pad, FIR filter, downsample
     leaky_relu_bias(x, bias)        StyleGAN's "fused" bias + leaky ReLU * sqrt(2)
+    conv3x3(x, w, bias)             3x3 conv, padding 1: Winograd F(4x4, 3x3) on the CPU,
+                                    F.conv2d (the reference) elsewhere
 """
 
 from __future__ import annotations
@@ -80,3 +82,209 @@ def leaky_relu_bias(x: torch.Tensor, bias: torch.Tensor | None, negative_slope: 
     if bias is not None:
         x = x + bias.view(1, -1, *([1] * (x.ndim - 2)))
     return F.leaky_relu(x, negative_slope) * scale
+
+
+# ---------------------------------------------------------------------------------------
+# 3x3 convolution, stride 1, padding 1: Winograd F(4x4, 3x3) on the CPU
+#
+# A 3x3 conv computes each 4x4 block of output from a 6x6 block of input. Winograd's
+# minimal filtering algorithm (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+# Networks", 2016) does it with 36 multiplications per block and channel pair instead of
+# 144:  Y = A^T [ (G w G^T) * (B^T d B) ] A,  where d is the 6x6 input tile, w the 3x3
+# kernel and * elementwise. The transforms B^T, G, A^T are small constant matrices; the 36
+# elementwise products summed over input channels are one batched GEMM. The transforms
+# here are additions over strided views of a channels-last copy (channel vectors stay
+# contiguous); their adjoints give the backward pass, and the GEMM's backward is autograd's.
+# On 2 CPU cores this is about 2.5x faster than F.conv2d (forward + backward) at 32-64 px
+# with 256-512 channels; numerically its float32 error is a few times the direct conv's
+# (relative 1e-5 against 2e-6), so `conv3x3(..., winograd=False)` keeps the direct path.
+# ---------------------------------------------------------------------------------------
+
+# G: 6x3, the kernel transform (interpolation points 0, 1, -1, 2, -2, infinity).
+_WINO_G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
+           (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
+
+
+def _bt(d, out):
+    """out[i] = sum_k B^T[i, k] d[k] for the six views d (the input transform along one axis).
+
+    B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+           [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+    """
+    d0, d1, d2, d3, d4, d5 = d
+    torch.add(d4, d0, alpha=4, out=out[0]).add_(d2, alpha=-5)
+    p, q = d1 + d2, d3 + d4
+    torch.add(q, p, alpha=-4, out=out[1])
+    torch.sub(d1, d2, out=p)
+    torch.sub(d4, d3, out=q)
+    torch.add(q, p, alpha=4, out=out[2])
+    torch.sub(d4, d2, out=p)
+    torch.sub(d1, d3, out=q)
+    torch.add(p, q, alpha=-2, out=out[3])
+    torch.add(p, q, alpha=2, out=out[4])
+    torch.add(d5, d1, alpha=4, out=out[5]).add_(d3, alpha=-5)
+
+
+def _b(v):
+    """The adjoint of `_bt`: the six taps sum_i B^T[i, k] v[i], k = 0..5."""
+    v0, v1, v2, v3, v4, v5 = v
+    t1 = torch.sub(v2, v1).add_(v5).mul_(4).add_(v4 - v3, alpha=2)
+    t2 = torch.add(v1, v2).mul_(-4).add_(v0, alpha=-5).sub_(v3).sub_(v4)
+    t3 = torch.sub(v1, v2).add_(v3 - v4, alpha=2).add_(v5, alpha=-5)
+    t4 = torch.add(v0, v1).add_(v2).add_(v3).add_(v4)
+    return [v0 * 4, t1, t2, t3, t4, v5]
+
+
+def _at(m, out):
+    """out[a] = sum_i A^T[a, i] m[i] (the output transform along one axis, 6 -> 4).
+
+    A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+    """
+    m0, m1, m2, m3, m4, m5 = m
+    a, b, c, e = m1 + m2, m1 - m2, m3 + m4, m3 - m4
+    torch.add(m0, a, out=out[0]).add_(c)
+    torch.add(b, e, alpha=2, out=out[1])
+    torch.add(a, c, alpha=4, out=out[2])
+    torch.add(b, e, alpha=8, out=out[3]).add_(m5)
+
+
+def _a(y, out):
+    """The adjoint of `_at`: out[i] = sum_a A^T[a, i] y[a] (4 -> 6)."""
+    y0, y1, y2, y3 = y
+    p, q = y0 + y2, y1 + y3
+    torch.add(p, q, out=out[1])
+    torch.sub(p, q, out=out[2])
+    torch.add(y0, y2, alpha=4, out=p)
+    torch.add(y1, y3, alpha=4, out=q).mul_(2)
+    torch.add(p, q, out=out[3])
+    torch.sub(p, q, out=out[4])
+    out[0].copy_(y0)
+    out[5].copy_(y3)
+
+
+def _input_transform(x):
+    """x (N, C, H, W), H and W multiples of 4 -> V (36, N * H/4 * W/4, C): B^T d B per tile."""
+    n, c, h, w = x.shape
+    th, tw = h // 4, w // 4
+    xp = x.new_empty(n, h + 2, w + 2, c)                         # zero-padded, channels last
+    for border in (xp[:, 0], xp[:, -1], xp[:, :, 0], xp[:, :, -1]):
+        border.zero_()
+    xp[:, 1:-1, 1:-1] = x.permute(0, 2, 3, 1)
+    rows = x.new_empty(6, n, th, w + 2, c)                       # B^T along H
+    _bt([xp[:, k:k + 4 * th:4] for k in range(6)], rows)
+    v = x.new_empty(6, 6, n, th, tw, c)                          # then along W
+    for i in range(6):
+        _bt([rows[i][:, :, k:k + 4 * tw:4] for k in range(6)], v[i])
+    return v.view(36, n * th * tw, c)
+
+
+def _input_adjoint(dv, shape):
+    """The transpose of `_input_transform`: V-shaped (36, tiles, C) -> (N, C, H, W)."""
+    n, c, h, w = shape
+    th, tw = h // 4, w // 4
+    dv = dv.view(6, 6, n, th, tw, c)
+    drows = dv.new_zeros(6, n, th, w + 2, c)
+    for i in range(6):                                           # tiles overlap by 2: accumulate
+        for k, tap in enumerate(_b(dv[i])):
+            drows[i][:, :, k:k + 4 * tw:4] += tap
+    dxp = dv.new_zeros(n, h + 2, w + 2, c)
+    for k, tap in enumerate(_b(drows)):
+        dxp[:, k:k + 4 * th:4] += tap
+    return dxp[:, 1:-1, 1:-1].permute(0, 3, 1, 2)
+
+
+def _output_transform(m, shape):
+    """M (36, N * H/4 * W/4, C') -> y (N, C', H, W), channels-last strides: A^T m A per tile."""
+    n, c, h, w = shape
+    th, tw = h // 4, w // 4
+    m = m.view(6, 6, n, th, tw, c)
+    rows = m.new_empty(4, 6, n, th, tw, c)
+    for j in range(6):
+        _at(m[:, j], rows[:, j])
+    y = m.new_empty(n, h, w, c)
+    for a in range(4):
+        _at(rows[a], [y[:, a::4, b::4] for b in range(4)])
+    return y.permute(0, 3, 1, 2)
+
+
+def _output_adjoint(dy, shape):
+    """The transpose of `_output_transform`: (N, C', H, W) -> (36, tiles, C')."""
+    n, c, h, w = shape
+    th, tw = h // 4, w // 4
+    dy = dy.permute(0, 2, 3, 1).contiguous()
+    rows = dy.new_empty(6, n, th, w, c)
+    _a([dy[:, a::4] for a in range(4)], rows)
+    dm = dy.new_empty(6, 6, n, th, tw, c)
+    for i in range(6):
+        _a([rows[i][:, :, b::4] for b in range(4)], dm[i])
+    return dm.view(36, n * th * tw, c)
+
+
+# The four transforms are linear, so each one's gradient is its transpose. As autograd
+# Functions whose backward applies the partner Function, they support double backward too
+# (R1's gradient penalty differentiates through D's gradient).
+class _InputT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x.shape
+        return _input_transform(x)
+
+    @staticmethod
+    def backward(ctx, dv):
+        return _InputAdjoint.apply(dv, ctx.shape)
+
+
+class _InputAdjoint(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, dv, shape):
+        return _input_adjoint(dv, shape)
+
+    @staticmethod
+    def backward(ctx, dx):
+        return _InputT.apply(dx), None
+
+
+class _OutputT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, m, shape):
+        ctx.shape = shape
+        return _output_transform(m, shape)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return _OutputAdjoint.apply(dy, ctx.shape), None
+
+
+class _OutputAdjoint(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, dy, shape):
+        ctx.shape = shape
+        return _output_adjoint(dy, shape)
+
+    @staticmethod
+    def backward(ctx, dm):
+        return _OutputT.apply(dm, ctx.shape), None
+
+
+def conv3x3_winograd(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """F.conv2d(x, weight, padding=1) for a 3x3 weight (C', C, 3, 3), by Winograd F(4x4, 3x3).
+
+    x: (N, C, H, W) with H, W multiples of 4 -> (N, C', H, W), channels-last in memory.
+    """
+    cout, cin = weight.shape[:2]
+    g = torch.tensor(_WINO_G, dtype=weight.dtype, device=weight.device)
+    gg = torch.kron(g, g)                                       # (36, 9): G w G^T as one matrix
+    u = (gg @ weight.reshape(cout * cin, 9).t()).view(36, cout, cin)
+    m = torch.bmm(_InputT.apply(x), u.transpose(1, 2))          # (36, tiles, C')
+    return _OutputT.apply(m, (x.shape[0], cout, x.shape[2], x.shape[3]))
+
+
+def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+            winograd: bool = True) -> torch.Tensor:
+    """A 3x3 conv with padding 1: Winograd on the CPU where it pays (at least 16x16 pixels,
+    sides multiples of 4), else F.conv2d (which on GPUs picks its own fast algorithm)."""
+    n, c, h, w = x.shape
+    if winograd and x.device.type == "cpu" and h % 4 == 0 and w % 4 == 0 and h * w >= 256:
+        out = conv3x3_winograd(x, weight)
+        return out if bias is None else out + bias.view(1, -1, 1, 1)
+    return F.conv2d(x, weight, bias, padding=1)

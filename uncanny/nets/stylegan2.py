@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import leaky_relu_bias, make_kernel, upfirdn2d
+from .ops import conv3x3, leaky_relu_bias, make_kernel, upfirdn2d
 
 BLUR = (1, 3, 3, 1)
 
@@ -175,6 +175,7 @@ class ModulatedConv2d(nn.Module):
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
         self.demodulate = demodulate
         self.fused = fused
+        self.winograd = True   # fast path's 3x3 convs by Winograd on the CPU (see ops.conv3x3)
 
     def forward(self, x, style):
         # x: (B, in, H, W); style: (B, style_dim) -> (B, out, H', W')
@@ -195,6 +196,8 @@ class ModulatedConv2d(nn.Module):
             out = self.blur(out)
         elif self.downsample:
             out = F.conv2d(self.blur(x), weight, stride=2)
+        elif self.kernel_size == 3:
+            out = conv3x3(x, weight, winograd=self.winograd)
         else:
             out = F.conv2d(x, weight, padding=self.padding)
         if not self.demodulate:
@@ -394,6 +397,7 @@ class ConvLayer(nn.Sequential):
             layers.append(FusedLeakyReLU(out_ch, bias=bias))
         super().__init__(*layers)
         self.reference = False
+        self.winograd = True   # fast path's 3x3 stride-1 convs by Winograd on the CPU
 
     def forward(self, x, gain: float = 1.0):
         """The layers in turn, times `gain` (> 0). The fast path folds the gains into the
@@ -414,7 +418,10 @@ class ConvLayer(nn.Sequential):
                 x, stride = upfirdn2d(x, blur.kernel, down=stride, pad=blur.pad), 1
             else:
                 x = blur(x)
-        out = F.conv2d(x, weight, bias=bias, stride=stride, padding=conv.padding)
+        if weight.shape[-1] == 3 and stride == 1:
+            out = conv3x3(x, weight, bias, winograd=self.winograd)
+        else:
+            out = F.conv2d(x, weight, bias=bias, stride=stride, padding=conv.padding)
         return F.leaky_relu(out, 0.2, inplace=True) if act is not None else out
 
 
@@ -489,3 +496,12 @@ def set_reference(module: nn.Module, on: bool = True) -> nn.Module:
 
 
 set_fused = set_reference  # the name rosinality uses for the grouped modulated conv
+
+
+def set_winograd(module: nn.Module, on: bool = True) -> nn.Module:
+    """Fast path only: 3x3 stride-1 convs by Winograd F(4x4, 3x3) on the CPU (on, the default)
+    or by F.conv2d (off; the direct convolution, a few times smaller float32 rounding)."""
+    for m in module.modules():
+        if isinstance(m, (ModulatedConv2d, ConvLayer)):
+            m.winograd = on
+    return module
