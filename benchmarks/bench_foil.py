@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from uncanny import nets
-from uncanny.nets.stylegan2 import set_reference
+from uncanny.nets.stylegan2 import set_reference, set_winograd
 from uncanny.util import retain_freed_memory
 
 from report import append_section  # benchmarks/report.py (this script's folder is on sys.path)
@@ -43,13 +43,15 @@ def time_it(fn, min_time=3.0, warmup=1):
     return (time.perf_counter() - start) / n
 
 
-def bench(arch, config, batch, device, fused=False, min_time=3.0):
+def bench(arch, config, batch, device, fused=False, min_time=3.0, winograd=True):
     torch.manual_seed(0)
     G, D = nets.build(arch, config)
     G, D = G.to(device).eval(), D.to(device).eval()
     if arch == "stylegan2":
         set_reference(G, fused)
         set_reference(D, fused)
+        set_winograd(G, winograd)
+        set_winograd(D, winograd)
     D.requires_grad_(False)
     opt = torch.optim.Adam(G.parameters(), lr=0.002, betas=(0.0, 0.99))
     zdim = nets.z_dim(G)
@@ -94,9 +96,11 @@ def main():
     for name, (arch, cfg, batch) in CONFIGS.items():
         if a.only and a.only not in name:
             continue
-        variants = [("fast path (default)", False)] + ([("reference formulations", True)] if arch == "stylegan2" else [])
-        for vname, fused in variants:
-            t, ips = bench(arch, cfg, batch, device, fused, a.min_time)
+        variants = [("fast path (default)", False, True)]
+        if arch == "stylegan2":
+            variants += [("fast path, direct 3x3 convs", False, False), ("reference formulations", True, False)]
+        for vname, fused, winograd in variants:
+            t, ips = bench(arch, cfg, batch, device, fused, a.min_time, winograd)
             rows.append((name, vname, batch, t, 1 / t, ips))
             print(f"{name:<30} {vname:<18} batch {batch}: {t:7.3f} s/iter  {1 / t:7.2f} iter/s  {ips:8.1f} img/s",
                   flush=True)
