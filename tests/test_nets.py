@@ -89,9 +89,10 @@ def test_winograd_conv3x3_matches_direct_conv(shape):
     ga, gb = torch.autograd.grad(a, (x, w), dy), torch.autograd.grad(b, (x, w), dy)
     for u, v in zip(ga, gb):
         assert (u - v).abs().max() < 1e-12 * v.abs().max()
-    small = (x[:1, :2].detach().requires_grad_(), w[:3, :2].detach().requires_grad_())
-    assert torch.autograd.gradcheck(conv3x3_winograd, small)
-    assert torch.autograd.gradgradcheck(conv3x3_winograd, small)  # R1 differentiates D's gradient
+    if shape[2:] == (4, 4):  # numerical derivatives on the smallest case: first and second order
+        small = (x[:1, :2].detach().requires_grad_(), w[:3, :2].detach().requires_grad_())
+        assert torch.autograd.gradcheck(conv3x3_winograd, small)
+        assert torch.autograd.gradgradcheck(conv3x3_winograd, small)  # R1 differentiates D's gradient
 
 
 def test_conv3x3_float32_error_and_fallback():
