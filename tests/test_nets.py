@@ -113,6 +113,8 @@ def test_conv3x3_float32_error_and_fallback():
         assert torch.equal(conv3x3(x, w, bias), conv(x, w, bias, padding=1))
     x = torch.randn(2, 128, 16, 16)       # under 128 channels out
     assert torch.equal(conv3x3(x, w[:64], bias[:64]), conv(x, w[:64], bias[:64], padding=1))
+    with pytest.raises(ValueError, match="multiples of 4"):
+        conv3x3_winograd(torch.randn(1, 128, 18, 16), w)
 
 
 @pytest.mark.parametrize("config", [dict(size=32, style_dim=32, n_mlp=2, channel_max=24),

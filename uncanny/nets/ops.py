@@ -272,6 +272,9 @@ def conv3x3_winograd(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     x: (N, C, H, W) with H, W multiples of 4 -> (N, C', H, W), channels-last in memory.
     """
     cout, cin = weight.shape[:2]
+    if weight.shape[2:] != (3, 3) or x.shape[1] != cin or x.shape[2] % 4 or x.shape[3] % 4:
+        raise ValueError(f"conv3x3_winograd needs a (C', C, 3, 3) weight and an (N, C, H, W) input with "
+                         f"H, W multiples of 4; got weight {tuple(weight.shape)}, input {tuple(x.shape)}")
     g = torch.tensor(_WINO_G, dtype=weight.dtype, device=weight.device)
     gg = torch.kron(g, g)                                       # (36, 9): G w G^T as one matrix
     u = (gg @ weight.reshape(cout * cin, 9).t()).view(36, cout, cin)
