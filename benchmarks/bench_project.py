@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from report import append_section  # noqa: E402  (benchmarks/report.py)
 from uncanny.checkpoint import load_gan  # noqa: E402
 from uncanny.project import IdentityMeter, ProjectConfig, _stats, load_target, project_one  # noqa: E402
+from uncanny.util import retain_freed_memory  # noqa: E402
 
 
 class _NoFrames:
@@ -41,7 +42,12 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
+                    help="retain (as the uncanny command runs): glibc keeps freed memory for reuse; "
+                         "system: the allocator's defaults")
     a = ap.parse_args()
+    if a.malloc == "retain":
+        retain_freed_memory()
     import matplotlib
     hopper = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
     gan = load_gan(a.model, device=a.device)
@@ -66,7 +72,7 @@ def main():
     t_id = (time.perf_counter() - t) / 5
     print(f"identity measurement per frame: {t_id * 1000:.0f} ms")
     if not a.no_write:
-        append_section(f"projection on {a.model}, device {a.device}", ["latent", "steps / s", "ms / step"],
+        append_section(f"projection on {a.model}, device {a.device}, malloc {a.malloc}", ["latent", "steps / s", "ms / step"],
                        [[name, f"{1 / dt:.1f}", f"{dt * 1000:.0f}"] for name, dt in rows],
                        f"dlib identity measurement: {t_id * 1000:.0f} ms per saved frame (every 10 steps by default). "
                        f"A default 1000-step projection therefore takes about "
