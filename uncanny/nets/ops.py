@@ -162,9 +162,9 @@ def _a(y, out):
     out[5].copy_(y3)
 
 
-def _input_transform(x):
-    """x (N, C, H, W), H and W multiples of 4 -> V (36, N * H/4 * W/4, C): B^T d B per tile."""
-    n, c, h, w = x.shape
+def _input_transform(x, shape):
+    """x (N, C, H, W) = shape, H and W multiples of 4 -> V (36, N * H/4 * W/4, C): B^T d B per tile."""
+    n, c, h, w = shape
     th, tw = h // 4, w // 4
     xp = x.new_empty(n, h + 2, w + 2, c)                         # zero-padded, channels last
     for border in (xp[:, 0], xp[:, -1], xp[:, :, 0], xp[:, :, -1]):
@@ -220,50 +220,31 @@ def _output_adjoint(dy, shape):
     return dm.view(36, n * th * tw, c)
 
 
-# The four transforms are linear, so each one's gradient is its transpose. As autograd
-# Functions whose backward applies the partner Function, they support double backward too
-# (R1's gradient penalty differentiates through D's gradient).
-class _InputT(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.shape = x.shape
-        return _input_transform(x)
+def _linear_pair(apply, transpose):
+    """A linear map and its transpose as two autograd Functions, each one's backward the other
+    one's forward, so they can be differentiated any number of times (R1's gradient penalty
+    differentiates through D's gradient). Both are called as (tensor, image shape)."""
+    pair = []
 
-    @staticmethod
-    def backward(ctx, dv):
-        return _InputAdjoint.apply(dv, ctx.shape)
+    def function(fn, partner):
+        class Linear(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, t, shape):
+                ctx.shape = shape
+                return fn(t, shape)
 
+            @staticmethod
+            def backward(ctx, grad):
+                return pair[partner].apply(grad, ctx.shape), None
+        Linear.__name__ = Linear.__qualname__ = fn.__name__.lstrip("_")
+        return Linear
 
-class _InputAdjoint(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, dv, shape):
-        return _input_adjoint(dv, shape)
-
-    @staticmethod
-    def backward(ctx, dx):
-        return _InputT.apply(dx), None
-
-
-class _OutputT(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, m, shape):
-        ctx.shape = shape
-        return _output_transform(m, shape)
-
-    @staticmethod
-    def backward(ctx, dy):
-        return _OutputAdjoint.apply(dy, ctx.shape), None
+    pair += [function(apply, 1), function(transpose, 0)]
+    return pair
 
 
-class _OutputAdjoint(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, dy, shape):
-        ctx.shape = shape
-        return _output_adjoint(dy, shape)
-
-    @staticmethod
-    def backward(ctx, dm):
-        return _OutputT.apply(dm, ctx.shape), None
+_InputT = _linear_pair(_input_transform, _input_adjoint)[0]      # the adjoints are their backward
+_OutputT = _linear_pair(_output_transform, _output_adjoint)[0]
 
 
 def conv3x3_winograd(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -278,7 +259,7 @@ def conv3x3_winograd(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     g = torch.tensor(_WINO_G, dtype=weight.dtype, device=weight.device)
     gg = torch.kron(g, g)                                       # (36, 9): G w G^T as one matrix
     u = (gg @ weight.reshape(cout * cin, 9).t()).view(36, cout, cin)
-    m = torch.bmm(_InputT.apply(x), u.transpose(1, 2))          # (36, tiles, C')
+    m = torch.bmm(_InputT.apply(x, x.shape), u.transpose(1, 2))  # (36, tiles, C')
     return _OutputT.apply(m, (x.shape[0], cout, x.shape[2], x.shape[3]))
 
 
