@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from . import faces
 from .errors import UncannyError
+from .media import from_uint8
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -123,7 +124,7 @@ class IdentityLoss(torch.nn.Module):
         found = faces.find_faces(faces._enlarge(np.asarray(target), upscale), upsample=0)
         if not found:
             return None
-        y = torch.from_numpy(np.array(target)).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
+        y = from_uint8(target).to(device)
         return cls(found[0], y, upscale)
 
     def descriptor(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from .checkpoint import load_gan
 from .data import load_dataset
 from .measures import diversity, frechet
 from .errors import UncannyError
+from .media import from_uint8
 from .util import resolve_device, seed_z
 
 
@@ -36,7 +37,7 @@ def measure_images(images: np.ndarray, real: np.ndarray | None = None, upscale: 
     """Metrics of (N, H, W, 3) uint8 images; with `real`, the Frechet descriptor distance too."""
     if len(images) == 0:
         raise UncannyError("no images to measure")
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = from_uint8(images)
     out = {"n": int(len(images)), "face_rate": faces.detection_rate(images, upscale, show_progress=show_progress),
            "diversity": diversity(x[:256])}
     if real is not None:

@@ -20,6 +20,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
+def from_uint8(images: np.ndarray) -> torch.Tensor:
+    """The inverse of `to_uint8`: (N, H, W, 3) or one (H, W, 3) uint8 -> (N, 3, H, W) floats in [-1, 1]."""
+    x = torch.from_numpy(np.array(images))
+    x = x[None] if x.ndim == 3 else x
+    return x.permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 def grid(images: np.ndarray, ncol: int | None = None, pad: int = 2, bg: int = 255) -> np.ndarray:
     """(N, H, W, 3) uint8 -> one (rows*H, ncol*W, 3) image with `pad` px gutters."""
     n, h, w, c = images.shape

@@ -32,7 +32,7 @@ from . import faces
 from .checkpoint import GAN, load_gan
 from .errors import UncannyError
 from .losses import LPIPS, DFeatureLoss, IdentityLoss, ms_ssim, psnr
-from .media import label, save_png, save_video, to_uint8, upscale
+from .media import from_uint8, label, save_png, save_video, to_uint8, upscale
 from .util import atomic_write_text, ensure_dir, progress, resolve_device
 
 IDENTITY_THRESHOLD = 0.6  # dlib's same-person distance
@@ -197,7 +197,7 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
     for p in G.parameters():
         p.requires_grad_(False)
     w_avg, w_std = stats
-    y = torch.from_numpy(np.array(target)).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1
+    y = from_uint8(target).to(device)
     dloss = DFeatureLoss(D) if (D is not None and cfg.dfeat_weight > 0) else None
     if dloss is not None:
         for p in D.parameters():
@@ -408,13 +408,9 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         summary["chain_frames"] = len(chain)
         if cfg.loop:
             a, b = parts[-1][-1], parts[0][0]
-
-            def as_batch(im):  # (H, W, 3) uint8 -> (1, 3, H, W) in [-1, 1]
-                return torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float() / 127.5 - 1
-
             summary["loop_seam"] = {
                 "mean_abs_pixel_difference": float(np.abs(a.astype(float) - b.astype(float)).mean()),
-                "psnr_db": float(psnr(as_batch(a), as_batch(b))[0]) if not np.array_equal(a, b) else float("inf"),
+                "psnr_db": float(psnr(from_uint8(a), from_uint8(b))[0]) if not np.array_equal(a, b) else float("inf"),
                 "note": "last frame of chain.mp4 against its first frame (0 difference = seamless)"}
     atomic_write_text(os.path.join(cfg.out, "summary.json"), json.dumps(summary, indent=1, default=str))
     return summary
