@@ -19,9 +19,8 @@ import torch.nn.functional as F
 
 from uncanny import nets
 from uncanny.nets.stylegan2 import set_reference, set_winograd
-from uncanny.util import retain_freed_memory
 
-from report import append_section  # benchmarks/report.py (this script's folder is on sys.path)
+from report import add_malloc_option, append_section, apply_malloc  # benchmarks/report.py (this script's folder is on sys.path)
 
 CONFIGS = {
     # name: (arch, config, batch)
@@ -85,12 +84,9 @@ def main():
     ap.add_argument("--min-time", type=float, default=3.0)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--only", help="substring of a config name")
-    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
-                    help="retain (as the uncanny command runs): glibc keeps freed memory for reuse; "
-                         "system: the allocator's defaults")
+    add_malloc_option(ap)
     a = ap.parse_args()
-    if a.malloc == "retain":
-        retain_freed_memory()
+    apply_malloc(a.malloc)
     device = torch.device(a.device)
     rows = []
     for name, (arch, cfg, batch) in CONFIGS.items():

@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from report import append_section  # noqa: E402  (benchmarks/report.py)
+from report import add_malloc_option, append_section, apply_malloc  # noqa: E402  (benchmarks/report.py)
 from uncanny.checkpoint import load_gan  # noqa: E402
 from uncanny.project import IdentityMeter, ProjectConfig, _stats, load_target, project_one  # noqa: E402
-from uncanny.util import retain_freed_memory  # noqa: E402
 
 
 class _NoFrames:
@@ -42,12 +41,9 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
-                    help="retain (as the uncanny command runs): glibc keeps freed memory for reuse; "
-                         "system: the allocator's defaults")
+    add_malloc_option(ap)
     a = ap.parse_args()
-    if a.malloc == "retain":
-        retain_freed_memory()
+    apply_malloc(a.malloc)
     import matplotlib
     hopper = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
     gan = load_gan(a.model, device=a.device)

@@ -31,12 +31,11 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from report import append_section  # noqa: E402  (benchmarks/report.py)
+from report import add_malloc_option, append_section, apply_malloc  # noqa: E402  (benchmarks/report.py)
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 from check_equivalence import rosinality_sg2  # noqa: E402
 
 from uncanny.nets import stylegan2 as S2  # noqa: E402
-from uncanny.util import retain_freed_memory  # noqa: E402
 
 
 def gemm_flops(n=2048, reps=10):
@@ -83,12 +82,9 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
-                    help="retain: glibc keeps freed memory for reuse, as the uncanny command sets it "
-                         "(uncanny.util.retain_freed_memory); system: the allocator's defaults. "
-                         "Both implementations run in this one process under the same setting.")
+    add_malloc_option(ap)  # both implementations run in this one process under the same setting
     a = ap.parse_args()
-    if a.malloc == "retain" and not retain_freed_memory():
+    if a.malloc == "retain" and not apply_malloc(a.malloc):
         sys.exit("--malloc retain needs glibc")
     R = rosinality_sg2(a.rosinality_sg2)
     torch.manual_seed(0)

@@ -1,5 +1,6 @@
-"""Shared by the benchmark scripts: append one dated section (a Markdown table and a note) to
-docs/BENCHMARKS.md, creating the file with its header when it does not exist yet."""
+"""Shared by the benchmark scripts: the --malloc option, and appending one dated section (a
+Markdown table and a note) to docs/BENCHMARKS.md, creating the file with its header when it
+does not exist yet."""
 
 from __future__ import annotations
 
@@ -23,3 +24,16 @@ def append_section(title: str, columns: list[str], rows: list[list[str]], note: 
     with open(PATH, "a") as f:
         f.write((HEADER if new else "") + text)
     return PATH
+
+
+def add_malloc_option(ap) -> None:
+    """--malloc retain|system: how glibc's allocator is set for the whole benchmark process."""
+    ap.add_argument("--malloc", choices=["retain", "system"], default="retain",
+                    help="retain (as the uncanny command runs): glibc keeps freed memory for reuse "
+                         "(uncanny.util.retain_freed_memory); system: the allocator's defaults")
+
+
+def apply_malloc(choice: str) -> bool:
+    """Apply the --malloc choice; True if freed memory is now retained."""
+    from uncanny.util import retain_freed_memory
+    return choice == "retain" and retain_freed_memory()
