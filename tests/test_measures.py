@@ -51,3 +51,41 @@ def test_diff_augment_keeps_shape_and_gradient():
     assert holes.mean().item() == pytest.approx(0.18, abs=0.04)  # expected clipped area: (6.82/16)^2
     with pytest.raises(ValueError):
         diff_augment(x, "colour")
+
+
+def test_memorisation_counts_samples_that_copy_training_images():
+    """Samples that are near-copies of real images are counted; fresh samples from the same
+    distribution are not (beyond the 1% the threshold lets through)."""
+    import numpy as np
+    from uncanny.measure import memorisation
+    rng = np.random.RandomState(0)
+    real = rng.randn(1000, 16)
+    fresh = rng.randn(500, 16)
+    copies = real[:100] + 0.01 * rng.randn(100, 16)
+    m_fresh = memorisation(fresh, real)
+    m_mixed = memorisation(np.concatenate([fresh, copies]), real)
+    assert m_fresh["share"] <= 0.03
+    assert abs(m_mixed["share"] - 100 / 600) < 0.03
+    assert (m_mixed["nearest_real"][500:] == np.arange(100)).all()
+
+
+def test_zero_noise_samples_differ_only_by_the_noise(tiny_ckpt):
+    """generate_uint8(zero_noise=True): the same seeds with every noise input at zero; with the
+    noise strengths at zero the two are identical, with strengths set they differ."""
+    import numpy as np
+    from uncanny.checkpoint import read_checkpoint, save_checkpoint
+    from uncanny.measure import generate_uint8
+    a, b = generate_uint8(tiny_ckpt, 4), generate_uint8(tiny_ckpt, 4, zero_noise=True)
+    assert np.array_equal(a, b)  # a fresh model's noise strengths are zero
+    ck = read_checkpoint(tiny_ckpt)
+    for k, v in ck.state["g_ema"].items():
+        if k.endswith("noise.weight"):
+            v.fill_(0.5)
+    from uncanny import nets
+    G, D = nets.build("stylegan2", ck.config)
+    G.load_state_dict(ck.state["g_ema"])
+    D.load_state_dict(ck.state["d"])
+    path = tiny_ckpt.replace(".safetensors", "-noisy.safetensors")
+    save_checkpoint(path, "stylegan2", ck.config, {"g_ema": G, "d": D}, {})
+    a, b = generate_uint8(path, 4), generate_uint8(path, 4, zero_noise=True)
+    assert not np.array_equal(a, b) and np.array_equal(b, generate_uint8(path, 4, zero_noise=True))

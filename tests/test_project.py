@@ -162,3 +162,35 @@ def test_identity_meter_measures_frames_without_a_detectable_face(photos):
     other, found = meter(load_target(photos["astronaut"], 64))
     assert found and other > 0.3
     assert IdentityMeter(gray)(target) == (pytest.approx(float("nan"), nan_ok=True), False)
+
+
+def test_transformed_identity_exposes_a_fit_to_the_measuring_network(photos):
+    """The trap the transformed measure is for: pixels optimised against dlib's network on the
+    plain target chip (a small perturbation of another person's face) fool the plain distance,
+    not the mirrored or blurred one. The meter flags the disagreement and judges on the latter."""
+    import torch
+    from uncanny.losses import IdentityLoss
+    from uncanny.media import from_uint8, to_uint8
+    from uncanny.project import DISAGREE, IdentityMeter, load_target
+    hopper, astronaut = load_target(photos["hopper"], 64), load_target(photos["astronaut"], 64)
+    meter = IdentityMeter(hopper)
+    honest = meter.measure(astronaut)
+    assert honest["identity"] > 0.6 and honest["identity_judged"] > 0.6  # two different people
+
+    loss = IdentityLoss(meter.face, from_uint8(hopper), meter.upscale)
+    x0 = from_uint8(astronaut)
+    delta = torch.zeros_like(x0, requires_grad=True)
+    opt = torch.optim.Adam([delta], lr=0.01)
+    for _ in range(40):
+        d = loss((x0 + delta).clamp(-1, 1)).mean()
+        opt.zero_grad()
+        d.backward()
+        opt.step()
+        with torch.no_grad():
+            delta.clamp_(-0.12, 0.12)  # at most 6% of the intensity range per pixel
+    fooled = meter.measure(to_uint8((x0 + delta).clamp(-1, 1))[0])
+    assert fooled["identity"] < 0.6, fooled                    # the plain measure is fooled
+    assert fooled["identity_judged"] > fooled["identity"] + DISAGREE, fooled
+    assert fooled["disagree"] == 1
+    same = meter.measure(hopper)                               # the target itself: all agree
+    assert same["identity"] == 0 and same["identity_judged"] < 0.1 and same["disagree"] == 0

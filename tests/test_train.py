@@ -73,3 +73,111 @@ def test_data_parallel_training_under_torchrun(tiny_dataset, tmp_path):
     assert ck.header["training"]["step"] == 10
     run = json.load(open(os.path.join(out, "run.json")))
     assert run["world_size"] == 2
+
+
+def test_resume_continues_the_runs_own_recipe_without_repeating_log_rows(tiny_dataset, tmp_path):
+    """`--resume` alone takes the recipe recorded in run.json (not today's defaults), the step
+    count goes on, and log.csv holds each step once."""
+    out = str(tmp_path / "run")
+    first = TrainConfig.for_call(tiny_dataset, out, kimg=0.04, r1_gamma=0.3, **TINY)
+    train(first, show_progress=False)
+    again = TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.08)
+    assert again.r1_gamma == 0.3 and again.channel_base == TINY["channel_base"] and again.kimg == 0.08
+    last = train(again, show_progress=False)
+    assert read_checkpoint(last).header["training"]["step"] == 20
+    with open(os.path.join(out, "log.csv")) as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [10, 20]
+    # An explicit architecture change cannot load the run's weights: one line naming the keys.
+    with pytest.raises(UncannyError, match="resume.safetensors"):
+        train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.1, channel_max=8), show_progress=False)
+
+
+def test_truncate_log_drops_rows_past_the_resume_point_and_migrates_columns(tmp_path):
+    from uncanny.train import LOG_COLUMNS, _truncate_log
+    path = tmp_path / "log.csv"
+    path.write_text("step,kimg,loss_d,loss_g,r1,d_real,d_fake,sec_per_kimg\n"
+                    "10,0.1,1,2,0,0.5,-0.5,90\n20,0.2,1,2,0,0.5,-0.5,90\n30,0.3,1,2,0,0.5,-0.5,90\n")
+    _truncate_log(str(path), 20)
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == LOG_COLUMNS and [r["step"] for r in rows] == ["10", "20"]
+    assert rows[1]["pl"] == "" and rows[1]["d_real"] == "0.5"
+
+
+def test_bf16_autocast_agrees_with_float32(tiny_dataset):
+    """The fast path (bf16 autocast, what --precision auto picks on CPUs with native bf16) against
+    its reference (float32): the convolutions really run in bf16, and G's gradient through D points
+    the same way."""
+    from uncanny import nets
+    from uncanny.train import Trainer
+    torch.manual_seed(0)
+    arch = dict(size=32, style_dim=32, n_mlp=2, channel_multiplier=1, channel_base=2048, channel_max=64)
+    G, D = nets.build("stylegan2", arch)
+    z = torch.randn(8, 32)
+    grads = {}
+    for precision in ("fp32", "bf16"):
+        tr = Trainer(TrainConfig(data="", out="", batch=8, precision=precision, style_dim=32), G, D, G, torch.device("cpu"))
+        seen = []
+        hook = D.convs[1].conv1.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        G.zero_grad()
+        with tr.low_precision():
+            img, _ = G([z], noise=[torch.zeros_like(n) for n in G.make_noise()])
+            loss = torch.nn.functional.softplus(-D(img.float()).float()).mean()
+        loss.backward()
+        hook.remove()
+        assert seen == [torch.bfloat16 if precision == "bf16" else torch.float32]
+        grads[precision] = torch.cat([p.grad.flatten() for p in G.parameters() if p.grad is not None])
+    cos = torch.nn.functional.cosine_similarity(grads["fp32"], grads["bf16"], dim=0)
+    assert cos > 0.99, cos
+
+
+def test_interrupted_training_writes_its_state_and_resumes(tiny_dataset, tmp_path):
+    """Ctrl-C (SIGINT) during `uncanny train`: the step finishes, a snapshot and the resume state
+    are written, the command exits 0, and --resume goes on from there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "uncanny", "train", tiny_dataset, "--out", out, "--kimg", "50", "--batch", "4",
+           "--snap", "10", "--channel-base", "256", "--channel-max", "16", "--style-dim", "32"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    log = os.path.join(out, "log.csv")
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.isfile(log) and len(open(log).read().splitlines()) > 1):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err[-1000:]
+    assert "continue with --resume" in err
+    from safetensors import safe_open
+    with safe_open(os.path.join(out, "resume.safetensors"), "pt") as f:
+        step = json.loads(f.metadata()["uncanny_state"])["info"]["step"]
+    assert step >= 10
+    snaps = [s for s in os.listdir(os.path.join(out, "snapshots")) if s.endswith(".safetensors")]
+    assert len(snaps) == 2  # the initial one and the one written on the signal
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=(step + 5) * 4 / 1000), show_progress=False)
+    assert read_checkpoint(last).header["training"]["step"] == step + 5
+
+
+def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
+    """scripts/carry_run.py: pack (float16 weights, no optimiser moments) and unpack into a fresh
+    folder; training resumes from the carried step with the same recipe."""
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "carry_run.py")
+    out, carried, other = str(tmp_path / "run"), str(tmp_path / "carried"), str(tmp_path / "elsewhere")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.04, **TINY), show_progress=False)
+    for args in (["pack", out, carried], ["unpack", carried, other]):
+        r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    assert os.path.getsize(os.path.join(carried, "resume.safetensors")) < \
+        0.6 * os.path.getsize(os.path.join(out, "resume.safetensors"))
+    r = subprocess.run([sys.executable, script, "unpack", carried, other], capture_output=True, text=True)
+    assert r.returncode != 0 and "already at step" in r.stderr  # never goes back over a newer state
+    last = train(TrainConfig.for_call(tiny_dataset, other, resume=True, kimg=0.06), show_progress=False)
+    ck, ref = read_checkpoint(last), read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
+    assert ck.header["training"]["step"] == 15
+    assert ck.config == ref.config

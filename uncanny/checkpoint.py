@@ -223,6 +223,8 @@ def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, t
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
         _load_into(m, sd, path, name)
     for name, opt in optimizers.items():
+        if name not in meta["param_groups"]:  # a carried state without optimiser moments: Adam starts afresh
+            continue
         state: dict[int, dict] = {}
         pre = f"opt.{name}."
         for k, v in tensors.items():

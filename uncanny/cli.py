@@ -6,6 +6,7 @@ Errors a user can cause print one line, `uncanny: error: ...`, and exit with cod
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -99,31 +100,44 @@ def _run_sample(a):
 
 
 def _add_train(sub):
-    p = sub.add_parser("train", help="train a StyleGAN2 on a prepared face dataset")
+    from .train import TrainConfig
+    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # defaults live in TrainConfig only
+    p = sub.add_parser("train", help="train a StyleGAN2 on a prepared face dataset",
+                       description="Recipe options left out take TrainConfig's defaults for a new run, "
+                                   "and the run's own recorded values with --resume.")
     p.add_argument("data", help="folder written by `uncanny data prepare`")
     p.add_argument("--out", required=True)
-    p.add_argument("--kimg", type=float, default=200)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--snap", type=float, default=10, help="snapshot every N kimg")
-    p.add_argument("--lr", type=float, default=0.0025)
-    p.add_argument("--r1-gamma", type=float, default=0.1)
-    p.add_argument("--channel-base", type=int, default=2048)
-    p.add_argument("--channel-max", type=int, default=256)
-    p.add_argument("--style-dim", type=int, default=256)
-    p.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy ('' for none)")
-    p.add_argument("--seed", type=int, default=0)
+
+    def opt(flag, type_, help_=""):
+        name = flag[2:].replace("-", "_")
+        p.add_argument(flag, type=type_, default=None, help=f"{help_} (default {d[name]})".strip())
+    opt("--kimg", float, "training length in thousands of real images")
+    opt("--minutes", float, "stop cleanly after this much wall time (snapshot + resume state)")
+    opt("--batch", int)
+    opt("--snap", float, "snapshot every N kimg")
+    opt("--lr", float)
+    opt("--r1-gamma", float)
+    opt("--pl-weight", float, "path-length regulariser weight (StyleGAN2 uses 2; 0 turns it off)")
+    opt("--channel-base", int)
+    opt("--channel-max", int)
+    opt("--style-dim", int)
+    opt("--n-mlp", int, "mapping network depth")
+    opt("--ema-kimg", float, "half-life of G_ema in kimg")
+    opt("--augment", str, "DiffAugment policy ('' for none)")
+    opt("--seed", int)
+    p.add_argument("--precision", default=None, choices=("auto", "bf16", "fp32"),
+                   help="bf16 autocast for G and D forwards (auto, the default: where the hardware has native bf16)")
     p.add_argument("--device")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--resume", action="store_true")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out with its own recipe")
     g.add_argument("--overwrite", action="store_true")
 
 
 def _run_train(a):
     from .train import TrainConfig, train
-    path = train(TrainConfig(data=a.data, out=a.out, kimg=a.kimg, batch=a.batch, snap=a.snap, lr=a.lr,
-                             r1_gamma=a.r1_gamma, channel_base=a.channel_base, channel_max=a.channel_max,
-                             style_dim=a.style_dim, augment=a.augment, seed=a.seed, device=a.device,
-                             resume=a.resume, overwrite=a.overwrite))
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"data", "out", "resume"}
+    given = {k: v for k, v in vars(a).items() if k in fields and v is not None}
+    path = train(TrainConfig.for_call(a.data, a.out, a.resume, **given))
     print(f"last snapshot: {path}")
 
 
@@ -233,8 +247,12 @@ def _run_project(a):
     for f in s["faces"]:
         at = f["identifiable_at_step"]
         print(f"{f['image']}: PSNR {f['first']['psnr']:.1f} -> {f['final']['psnr']:.1f} dB, identity distance "
-              f"{f['first']['identity']:.3f} -> {f['final']['identity']:.3f}, "
-              f"{'identifiable at step ' + str(at) if at is not None else 'never identifiable (< 0.6)'}  [{f['folder']}]")
+              f"{f['first']['identity']:.3f} -> {f['final']['identity']:.3f} "
+              f"(judged on mirrored/blurred copies {f['first']['identity_judged']:.3f} -> "
+              f"{f['final']['identity_judged']:.3f}), "
+              f"{'identifiable at step ' + str(at) if at is not None else 'never identifiable (judged < 0.6)'}; "
+              f"{f['frames_disagreeing']} of {f['frames']} frames where plain and transformed differ by > 0.1  "
+              f"[{f['folder']}]")
     if "chain" in s:
         print(f"chain video: {s['chain']}")
     if "loop_seam" in s:

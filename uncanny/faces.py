@@ -174,13 +174,19 @@ def chip_grid(face: Face, height: int, width: int, size: int = 150, padding: flo
 
 def descriptors(images: np.ndarray, upscale: int = 4) -> np.ndarray:
     """128-D dlib face descriptors (N', 128) of the images where a face is found."""
-    out = []
-    for im in images:
+    return descriptors_with_index(images, upscale)[0]
+
+
+def descriptors_with_index(images: np.ndarray, upscale: int = 4) -> tuple[np.ndarray, list[int]]:
+    """(descriptors (N', 128), indices of the N' images in which a face was found)."""
+    out, keep = [], []
+    for i, im in enumerate(images):
         im = _enlarge(im, upscale)
         faces = find_faces(im, upsample=0)
         if faces:
             out.append(np.array(face_recogniser().compute_face_descriptor(im, faces[0].shape)))
-    return np.array(out).reshape(-1, 128)
+            keep.append(i)
+    return np.array(out).reshape(-1, 128), keep
 
 
 # ----------------------------------------------------------------------------- alignment

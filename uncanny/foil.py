@@ -363,8 +363,8 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
 # ----------------------------------------------------------------------------- outputs
 
 def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
-    from .plots import plot_foil_curves
     from .checkpoint import load_gan as _load
+    from .plots import plot_foil_curves
 
     snap_dir = os.path.join(cfg.out, "snapshots")
     snaps = {int(f[5:11]): os.path.join(snap_dir, f) for f in sorted(os.listdir(snap_dir))

@@ -6,6 +6,13 @@
 
 Reports: the dlib HOG face-detection rate on images upscaled 4x ("human-likeness"), the
 Frechet distance between real and generated 128-D dlib face descriptors, and diversity.
+
+    uncanny measure --model M --real data/celeba64 --quality --n 1000 --seed 7000 --out DIR
+
+The model card's full check (`quality`): the above against the floor (two halves of the real
+set), the same with every noise input set to zero (are the features in the styles, or painted
+by the noise?), and memorisation: the share of samples nearer (dlib descriptor) to a training
+photo than 99% of real photos are to their nearest other real photo, with the closest pairs.
 """
 
 from __future__ import annotations
@@ -16,20 +23,85 @@ import torch
 from . import faces
 from .checkpoint import load_gan
 from .data import load_dataset
-from .measures import diversity, frechet
 from .errors import UncannyError
+from .measures import diversity, frechet
 from .media import from_uint8
 from .util import resolve_device, seed_z
 
 
 def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float = 1.0,
-                   device: str | None = None) -> np.ndarray:
+                   device: str | None = None, zero_noise: bool = False) -> np.ndarray:
+    """Samples of seeds seed..seed+n-1 as (n, H, W, 3) uint8; `zero_noise` sets every noise
+    input of a StyleGAN2 to zero (features that survive come from the styles)."""
     from .media import to_uint8
+    from .nets import generate
     dev = resolve_device(device)
     gan = load_gan(model, device=dev)
+    if zero_noise and gan.arch != "stylegan2":
+        raise UncannyError(f"{gan.path}: zeroing the noise inputs needs a StyleGAN2, not {gan.arch}")
     z = seed_z(range(seed, seed + n), gan.z_dim, dev)
+    out = []
     with torch.no_grad():
-        return np.concatenate([to_uint8(gan.generate(b, truncation)) for b in z.split(32)])
+        for b in z.split(32):
+            if zero_noise:
+                noise = [torch.zeros_like(t) for t in gan.G.make_noise(dev)]
+                out.append(to_uint8(generate(gan.G, b, truncation, gan.w_avg, noise=noise)))
+            else:
+                out.append(to_uint8(gan.generate(b, truncation)))
+    return np.concatenate(out)
+
+
+def nearest(a: np.ndarray, b: np.ndarray, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of a: (distance to, index of) its nearest row of b (Euclidean)."""
+    d = np.sqrt(np.maximum(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1), 0))
+    if exclude_self:
+        np.fill_diagonal(d, np.inf)
+    idx = d.argmin(1)
+    return d[np.arange(len(a)), idx], idx
+
+
+def memorisation(sample_desc: np.ndarray, real_desc: np.ndarray, percentile: float = 1.0) -> dict:
+    """Share of samples nearer to a real (training) image than `100 - percentile`% of real images
+    are to their nearest other real image; the threshold is that real-to-real distance."""
+    real_nn, _ = nearest(real_desc, real_desc, exclude_self=True)
+    threshold = float(np.percentile(real_nn, percentile))
+    dist, idx = nearest(sample_desc, real_desc)
+    return {"threshold": threshold, "share": float((dist < threshold).mean()) if len(dist) else float("nan"),
+            "distances": dist, "nearest_real": idx, "real_nn_median": float(np.median(real_nn))}
+
+
+def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, device: str | None = None,
+            show_progress: bool = True) -> dict:
+    """The model card's measurements (see the module docstring). Returns numbers plus, under
+    "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance)."""
+    from .util import progress
+    real_imgs = load_dataset(real)
+    bar = progress(total=4, desc="quality", disable=not show_progress)
+    real_desc, real_keep = faces.descriptors_with_index(real_imgs)   # descriptor j is of real_imgs[real_keep[j]]
+    half = len(real_desc) // 2                                          # the floor: two disjoint halves
+    perm = np.random.RandomState(0).permutation(len(real_desc))
+    floor = frechet(real_desc[perm[:half]], real_desc[perm[half:2 * half]])
+    bar.update()
+    out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "real_images": len(real_imgs), "real_faces": len(real_desc),
+           "floor": floor}
+    pairs = []
+    for zero in (False, True):
+        imgs = generate_uint8(model, n, seed, device=device, zero_noise=zero)
+        desc, keep = faces.descriptors_with_index(imgs)
+        key = "zero_noise" if zero else "samples"
+        fd = frechet(desc, real_desc)
+        out[key] = {"face_rate": len(keep) / n, "frechet_descriptor": fd, "x_floor": fd / floor,
+                    "diversity": diversity(from_uint8(imgs[:256]))}
+        if not zero:
+            mem = memorisation(desc, real_desc)
+            out["memorisation"] = {k: mem[k] for k in ("threshold", "share", "real_nn_median")}
+            order = np.argsort(mem["distances"])[:8]
+            pairs = [(imgs[keep[i]], real_imgs[real_keep[mem["nearest_real"][i]]], float(mem["distances"][i]))
+                     for i in order]
+        bar.update()
+    bar.close()
+    out["pairs"] = pairs
+    return out
 
 
 def measure_images(images: np.ndarray, real: np.ndarray | None = None, upscale: int = 4,

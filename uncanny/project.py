@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from . import faces
 from .checkpoint import GAN, load_gan
@@ -94,35 +95,84 @@ def load_target(path: str, size: int, face_index: int = 0, min_face: int = 32) -
     return faces.align_face(img, face.landmarks, size)
 
 
+# The meter's second opinion: dlib's distance again on transformed copies of both images. The
+# identity term of the loss optimises dlib's network on the target's untransformed chip, so a
+# projection can learn to please that one measurement (a perturbation the eye does not read as
+# the person); a mirror image or a light blur of both images moves the chip and removes such
+# texture. Identifiability is judged on the worse of the two; frames where the plain distance
+# and a transformed one differ by more than DISAGREE are flagged.
+TRANSFORMS = ("mirror", "blur")
+BLUR_SIGMA = 0.7   # pixels at the model's resolution: "lightly blurred"
+DISAGREE = 0.1
+
+
+def _transform(img: np.ndarray, name: str) -> np.ndarray:
+    if name == "mirror":
+        return np.ascontiguousarray(img[:, ::-1])
+    if name == "blur":
+        from PIL import ImageFilter
+        return np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(BLUR_SIGMA)))
+    return img
+
+
 class IdentityMeter:
     """dlib's identity distance from frames to a target face (what the videos and frames.csv
-    report). Each frame is measured the way dlib is normally used, at its own face (HOG
+    report), measured three times: on the images as they are ("identity"), and on both images
+    mirrored and both lightly blurred ("identity_mirror", "identity_blur"). "identity_judged",
+    the larger of the two transformed distances, decides when the face becomes identifiable,
+    because the loss optimises dlib's network on the plain target chip only; "disagree" flags
+    frames where plain and transformed differ by more than DISAGREE.
+
+    Each measurement is made the way dlib is normally used, at the frame's own face (HOG
     detector + 68 landmarks) after the same upscaling as the target. Where the detector finds
-    no face in a frame, the frame is measured at the target's landmarks instead (projections
-    are aligned like their target) and `face_found` is False, so the curve has no holes.
+    no face in a frame, the frame is measured at the target's landmarks instead (projections are
+    aligned like their target) and `face_found` is False, so the curve has no holes.
 
         meter = IdentityMeter(target)          # target: aligned (H, W, 3) uint8
-        dist, found = meter(frame)             # dist NaN only if the target itself has no face
+        m = meter.measure(frame)               # {"identity": .., "identity_judged": .., ...}
+        dist, found = meter(frame)             # the plain distance only
     """
 
     def __init__(self, target: np.ndarray):
         self.upscale = max(1, 256 // target.shape[0])
-        big = faces._enlarge(np.asarray(target), self.upscale)
+        self.refs = {name: self._reference(_transform(np.asarray(target), name)) for name in ("plain",) + TRANSFORMS}
+        self.face, self.desc = self.refs["plain"]   # the face is also where the identity loss cuts its chip
+
+    def _reference(self, img):
+        big = faces._enlarge(img, self.upscale)
         found = faces.find_faces(big, upsample=0)
-        self.face = found[0] if found else None   # also where the identity loss cuts its chip
-        self.desc = (np.array(faces.face_recogniser().compute_face_descriptor(big, self.face.shape))
-                     if found else None)
+        if not found:
+            return None, None
+        return found[0], np.array(faces.face_recogniser().compute_face_descriptor(big, found[0].shape))
+
+    def _distance(self, frame, name) -> tuple[float, bool]:
+        face, desc = self.refs[name]
+        if desc is None:
+            return float("nan"), False
+        big = faces._enlarge(_transform(np.asarray(frame), name), self.upscale)
+        found = faces.find_faces(big, upsample=0)
+        d = np.array(faces.face_recogniser().compute_face_descriptor(big, (found[0] if found else face).shape))
+        return float(np.linalg.norm(d - desc)), bool(found)
 
     def __call__(self, frame: np.ndarray) -> tuple[float, bool]:
-        if self.desc is None:
-            return float("nan"), False
-        big = faces._enlarge(np.asarray(frame), self.upscale)
-        found = faces.find_faces(big, upsample=0)
-        d = np.array(faces.face_recogniser().compute_face_descriptor(big, (found[0] if found else self.face).shape))
-        return float(np.linalg.norm(d - self.desc)), bool(found)
+        return self._distance(frame, "plain")
+
+    def measure(self, frame: np.ndarray) -> dict:
+        plain, found = self._distance(frame, "plain")
+        row = {"identity": plain, "face_found": int(found)}
+        for name in TRANSFORMS:
+            row[f"identity_{name}"] = self._distance(frame, name)[0]
+        transformed = [row[f"identity_{n}"] for n in TRANSFORMS]
+        row["identity_judged"] = max(transformed)   # NaN if any is NaN
+        row["disagree"] = int(any(abs(t - plain) > DISAGREE for t in transformed))
+        return row
 
 
 # ----------------------------------------------------------------------------- the search
+
+
+_NO_IDENTITY = {"identity": float("nan"), "face_found": 0, "identity_judged": float("nan"), "disagree": 0,
+                **{f"identity_{n}": float("nan") for n in TRANSFORMS}}
 
 
 def _noise_reg(noises) -> torch.Tensor:
@@ -248,9 +298,8 @@ def project_one(gan: GAN, target: np.ndarray, cfg: ProjectConfig, start: Latent 
             with torch.no_grad():
                 img = synthesize(gan, lat_now)
             frame = to_uint8(img)[0]
-            ident_d, found = meter(frame) if meter is not None else (float("nan"), False)
-            row = {"step": step, "psnr": float(psnr(img, y)), "ssim": float(ms_ssim(img, y)),
-                   "identity": ident_d, "face_found": int(found)}
+            row = {"step": step, "psnr": float(psnr(img, y)), "ssim": float(ms_ssim(img, y))}
+            row.update(meter.measure(frame) if meter is not None else _NO_IDENTITY)
             rows.append(row)
             on_frame(step, frame, row)
         if step == cfg.steps:
@@ -299,8 +348,8 @@ def _side_by_side(target: np.ndarray, frame: np.ndarray, step: int, identifiable
 
 
 def _write_frames_csv(path, rows):
-    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "lpips", "noise_reg", "lr", "psnr", "ssim", "identity",
-            "face_found"]
+    cols = ["step", "loss", "pixel", "ms_ssim_loss", "dfeat", "id_loss", "lpips", "noise_reg", "lr", "psnr", "ssim",
+            "identity", "face_found"] + [f"identity_{n}" for n in TRANSFORMS] + ["identity_judged", "disagree"]
     import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
@@ -313,26 +362,41 @@ def _write_frames_csv(path, rows):
 def _plot_identity(rows, ident_step, path):
     from .plots import plt
     steps = [r["step"] for r in rows]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
-    ax[0].plot(steps, [r["identity"] for r in rows], marker=".", label="identity distance (dlib)")
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [2, 1]})
+    a = ax[0]
+    a.plot(steps, [r["identity"] for r in rows], color="C0", lw=1, label="plain (the network the loss optimises)")
+    for n, c in zip(TRANSFORMS, ("C1", "C2")):
+        a.plot(steps, [r[f"identity_{n}"] for r in rows], color=c, lw=0.8, alpha=0.7, label=f"both images {n}ed")
+    a.plot(steps, [r["identity_judged"] for r in rows], color="black", lw=1.8,
+           label="judged: worse of the transformed")
     lost = [(r["step"], r["identity"]) for r in rows if not r.get("face_found", 1)]
     if lost:  # measured at the target's landmarks: dlib's detector found no face in the frame
-        ax[0].scatter(*zip(*lost), s=18, facecolors="white", edgecolors="C0", zorder=3,
-                      label="no face detected (measured at the target's landmarks)")
-    ax[0].axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
+        a.scatter(*zip(*lost), s=18, facecolors="white", edgecolors="C0", zorder=3,
+                  label="no face detected (measured at the target's landmarks)")
+    flagged = [(r["step"], r["identity_judged"]) for r in rows if r.get("disagree")]
+    if flagged:
+        a.scatter(*zip(*flagged), s=14, marker="x", color="red", zorder=4,
+                  label=f"plain and transformed differ by > {DISAGREE} ({len(flagged)} frames)")
+    a.axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
     if ident_step is not None:
-        ax[0].axvline(ident_step, color="green", lw=1, label=f"identifiable at step {ident_step}")
-    ax[0].set_xlabel("step")
-    ax[0].legend(fontsize=8)
+        a.axvline(ident_step, color="green", lw=1, label=f"identifiable (judged) at step {ident_step}")
+    a.set_xlabel("step")
+    a.set_ylabel("dlib identity distance to the target")
+    a.legend(fontsize=7, loc="upper right")
     ax[1].plot(steps, [r["psnr"] for r in rows], color="purple")
     ax[1].set_title("PSNR (dB)")
     ax[1].set_xlabel("step")
-    for a in ax:
-        a.grid(alpha=0.3)
+    for x in ax:
+        x.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path + ".tmp.png", dpi=90)
     plt.close(fig)
     os.replace(path + ".tmp.png", path)
+
+
+def identifiable_step(rows: list[dict], key: str = "identity_judged") -> int | None:
+    """The first frame's step whose `key` distance is under dlib's same-person threshold."""
+    return next((r["step"] for r in rows if r[key] < IDENTITY_THRESHOLD), None)
 
 
 def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
@@ -371,7 +435,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         frames, raw, ident = [], [], {"step": None}
 
         def on_frame(step, frame, row):
-            if ident["step"] is None and row["identity"] < IDENTITY_THRESHOLD:
+            if ident["step"] is None and row["identity_judged"] < IDENTITY_THRESHOLD:
                 ident["step"] = step
             raw.append(frame)
             frames.append(_side_by_side(target, frame, step, ident["step"] is not None))
@@ -390,9 +454,12 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         _write_frames_csv(os.path.join(fdir, "frames.csv"), rows)
         _plot_identity(rows, ident["step"], os.path.join(fdir, "identity.png"))
         videos[(idx, suffix)] = raw
+        keys = ("psnr", "identity", "identity_judged")
         summary["faces"].append({"image": path, "folder": fdir, "identifiable_at_step": ident["step"],
-                                 "first": {k: rows[0][k] for k in ("psnr", "identity")},
-                                 "final": {k: rows[-1][k] for k in ("psnr", "identity", "face_found")},
+                                 "identifiable_at_step_plain": identifiable_step(rows, "identity"),
+                                 "frames_disagreeing": sum(r["disagree"] for r in rows), "frames": len(rows),
+                                 "first": {k: rows[0][k] for k in keys},
+                                 "final": {k: rows[-1][k] for k in keys + ("face_found", "disagree")},
                                  "started_from": "previous face" if start is not None else "mean W"})
         prev = lat
 

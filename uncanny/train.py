@@ -16,13 +16,19 @@ every --snap kimg, log.csv, run.json, and resume.safetensors (weights + optimise
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import os
 import platform
 import shutil
+import signal
+import sys
+import threading
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -34,7 +40,14 @@ from .checkpoint import load_state, save_checkpoint, save_state
 from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
-from .util import ensure_dir, progress, resolve_device, seed_z
+from .util import (
+    atomic_write_text,
+    autocast_for,
+    ensure_dir,
+    progress,
+    resolve_device,
+    seed_z,
+)
 
 
 @dataclass
@@ -44,25 +57,50 @@ class TrainConfig:
     kimg: float = 200.0            # training length, thousands of real images shown to D
     batch: int = 16
     style_dim: int = 256
-    n_mlp: int = 8
+    n_mlp: int = 2                 # mapping depth of NVIDIA's small-data configs (cifar, auto)
     channel_multiplier: int = 1
     channel_max: int | None = 256
-    channel_base: int | None = 2048  # widths 4-8 px: 256, 16: 128, 32: 64, 64: 32
+    channel_base: int | None = 8192  # widths 4-32 px: 256, 64 px: 128
     lr: float = 0.0025
-    r1_gamma: float = 0.1
+    r1_gamma: float = 0.05
     d_reg_every: int = 16
+    pl_weight: float = 0.0         # path-length regulariser (StyleGAN2's default 2; off here: it doubles a G step)
+    g_reg_every: int = 4
+    pl_batch_shrink: int = 2
     ema_kimg: float = 5.0          # half-life of the G_ema average, in kimg
     ema_rampup: float | None = 0.05
     mixing: float = 0.9
     augment: str = "color,translation,cutout"
     flip: bool = True
     snap: float = 10.0             # snapshot every N kimg
+    minutes: float | None = None   # stop cleanly (snapshot + resume state) after this much wall time
+    precision: str = "auto"        # bf16 autocast for G and D (auto: where the CPU/GPU has bf16), or fp32
     n_sample: int = 32             # fixed-seed sample grid per snapshot
     seed: int = 0
     device: str | None = None
     resume: bool = False
     overwrite: bool = False
     extra: dict = field(default_factory=dict)
+
+    # Settings a call may change when it resumes a run; everything else is the run's recipe.
+    PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite")
+
+    @classmethod
+    def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
+        """The config of one `uncanny train` call. A fresh run: the defaults above, with what was
+        given. Resuming a run: the recipe recorded in its run.json, with what was given (so
+        `--resume` alone continues the run as it was started, whatever the defaults are now)."""
+        run_json = os.path.join(out, "run.json")
+        if resume and os.path.isfile(run_json):
+            try:
+                with open(run_json) as f:
+                    recorded = json.load(f)["config"]
+            except (OSError, ValueError, KeyError) as e:
+                raise UncannyError(f"{run_json}: unreadable run record ({e}); cannot resume") from None
+            names = {f.name for f in dataclasses.fields(cls)}
+            base = {k: v for k, v in recorded.items() if k in names and k not in cls.PER_CALL}
+            return cls(data=data, out=out, resume=True, **{**base, **given})
+        return cls(data=data, out=out, resume=resume, **given)
 
 
 def _ddp():
@@ -105,6 +143,130 @@ def _mixing_z(batch, dim, prob, device):
     return [torch.randn(batch, dim, device=device)]
 
 
+LOG_COLUMNS = ["step", "kimg", "loss_d", "loss_g", "r1", "pl", "d_real", "d_fake", "sec_per_kimg"]
+
+
+class Trainer:
+    """One training step of the recipe, with nothing else in it (no data loading, files or
+    clocks), so that the loop below and benchmarks/bench_train.py run the same code.
+
+        trainer = Trainer(cfg, G, D, G_ema, device)
+        stats = trainer.step(i, real_batch)   # real_batch(): (B, 3, H, W) in [-1, 1]
+    """
+
+    def __init__(self, cfg: TrainConfig, G, D, G_ema, device, world: int = 1):
+        self.cfg, self.G, self.D, self.G_ema, self.device, self.world = cfg, G, D, G_ema, device, world
+        self.low_precision = autocast_for(device, cfg.precision)
+        d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy-regularisation corrections
+        g_ratio = cfg.g_reg_every / (cfg.g_reg_every + 1) if cfg.pl_weight > 0 else 1.0
+        self.g_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr * g_ratio, betas=(0.0, 0.99 ** g_ratio))
+        self.d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
+        self.mean_path_length = torch.zeros(())
+        self.r1_val = self.pl_val = 0.0
+
+    def _z(self, batch):
+        return _mixing_z(batch, self.cfg.style_dim, self.cfg.mixing, self.device)
+
+    def _aug(self, x):
+        return diff_augment(x.float(), self.cfg.augment)
+
+    def _update(self, opt, module, loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        _sync_grads(module, self.world)
+        opt.step()
+
+    def step(self, i: int, real_batch) -> dict:
+        cfg, G, D = self.cfg, self.G, self.D
+
+        # ---- D step: real -> high logit, fake -> low
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        real = real_batch()
+        with torch.no_grad(), self.low_precision():
+            fake, _ = G(self._z(real.shape[0]))
+        with self.low_precision():
+            fake_logit = D(self._aug(fake)).float()
+            real_logit = D(self._aug(real)).float()
+        loss_d = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
+        self._update(self.d_opt, D, loss_d)
+
+        if i % cfg.d_reg_every == 0:  # lazy R1: gamma/2 * ||grad_x D(x)||^2 on reals, in float32
+            real = real_batch().requires_grad_(True)
+            logit = D(self._aug(real))
+            (grad,) = torch.autograd.grad(logit.sum(), real, create_graph=True)
+            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            self._update(self.d_opt, D, (cfg.r1_gamma / 2 * r1 * cfg.d_reg_every + 0 * logit[0]).sum())
+            self.r1_val = r1.item()
+
+        # ---- G step: make D call the fakes real (the objective foil inverts)
+        G.requires_grad_(True)
+        D.requires_grad_(False)
+        with self.low_precision():
+            fake, _ = G(self._z(real.shape[0]))
+            fake_logit_g = D(self._aug(fake)).float()
+        loss_g = F.softplus(-fake_logit_g).mean()
+        self._update(self.g_opt, G, loss_g)
+
+        if cfg.pl_weight > 0 and i % cfg.g_reg_every == 0:  # lazy path-length regulariser, float32
+            fake, latents = G(self._z(max(1, real.shape[0] // cfg.pl_batch_shrink)), return_latents=True)
+            noise = torch.randn_like(fake) / math.sqrt(fake.shape[2] * fake.shape[3])
+            (grad,) = torch.autograd.grad((fake * noise).sum(), latents, create_graph=True)
+            lengths = grad.pow(2).sum(2).mean(1).sqrt()                      # (B,)
+            mean = self.mean_path_length.lerp(lengths.mean().detach(), 0.01)
+            penalty = (lengths - mean).pow(2).mean()
+            self._update(self.g_opt, G, cfg.pl_weight * cfg.g_reg_every * penalty + 0 * fake[0, 0, 0, 0])
+            self.mean_path_length, self.pl_val = mean, penalty.item()
+
+        # ---- EMA of G
+        ema_nimg = cfg.ema_kimg * 1000
+        if cfg.ema_rampup:
+            ema_nimg = min(ema_nimg, (i + 1) * cfg.batch * cfg.ema_rampup)
+        _accumulate(self.G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": self.r1_val, "pl": self.pl_val,
+                "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item()}
+
+
+class _StopRequest:
+    """The first SIGINT/SIGTERM sets `requested` (the loop then stops cleanly after its step);
+    a second one interrupts at once, as usual."""
+
+    def __init__(self):
+        self.requested = False
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, sig, frame):
+        if self.requested:
+            self.restore()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        self.old = {}
+
+
+def _truncate_log(path: str, step: int) -> None:
+    """Drop log.csv rows past `step` (written after the state being resumed from), and bring
+    a log written with other columns to LOG_COLUMNS (missing values left empty)."""
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
+    if len(keep) != len(rows) or header != LOG_COLUMNS:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, LOG_COLUMNS, restval="", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(keep)
+        atomic_write_text(path, buf.getvalue())
+
+
 def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     """Run (or resume) training; returns the path of the last snapshot."""
     rank, world = _ddp()
@@ -130,7 +292,6 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         for sub in ("", "snapshots", "samples"):
             ensure_dir(os.path.join(cfg.out, sub), "run folder")
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
                 "channel_base": cfg.channel_base}
@@ -139,9 +300,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     G_ema.load_state_dict(G.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device).eval()
     G_ema.requires_grad_(False)
-    d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy-regularisation correction
-    g_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99))
-    d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
+    trainer = Trainer(cfg, G, D, G_ema, device, world)
+    g_opt, d_opt = trainer.g_opt, trainer.d_opt
 
     step, t_spent = 0, 0.0
     if cfg.resume and os.path.isfile(resume_path):
@@ -149,6 +309,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         step, t_spent = info["step"], info["seconds"]
         if "rng" in extra and rank == 0:
             torch.set_rng_state(extra["rng"])
+        if "mean_path_length" in extra:
+            trainer.mean_path_length = extra["mean_path_length"]
     elif cfg.resume and rank == 0 and os.path.isdir(cfg.out) and os.listdir(os.path.join(cfg.out, "snapshots")):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
@@ -156,7 +318,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
     # not support): every rank computes gradients on its share of the batch, then they are averaged.
 
-    licence = json.load(open(os.path.join(cfg.data, "dataset.json"))).get("licence")  # travels with snapshots
+    with open(os.path.join(cfg.data, "dataset.json")) as f:
+        licence = json.load(f).get("licence")  # travels with snapshots
     reals = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, H, W), in memory
     local_batch = cfg.batch // world
     total_steps = math.ceil(cfg.kimg * 1000 / cfg.batch)
@@ -165,7 +328,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     log_path = os.path.join(cfg.out, "log.csv")
     run_info = {"config": asdict(cfg), "arch": arch_cfg, "version": __version__, "torch": torch.__version__,
                 "machine": platform.platform(), "cpu_threads": torch.get_num_threads(),
-                "device": str(device), "world_size": world, "dataset_images": len(reals)}
+                "device": str(device), "world_size": world, "dataset_images": len(reals),
+                "bf16_autocast": trainer.low_precision is not contextlib.nullcontext}
 
     def real_batch():
         idx = torch.randint(0, len(reals), (local_batch,))
@@ -190,82 +354,54 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         path = os.path.join(cfg.out, "snapshots", tag + ".safetensors")
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
-                   {"step": step_now, "seconds": t_spent}, {"rng": torch.get_rng_state()})
+                   {"step": step_now, "seconds": t_spent},
+                   {"rng": torch.get_rng_state(), "mean_path_length": trainer.mean_path_length})
         return path
 
     if rank == 0:
-        with open(os.path.join(cfg.out, "run.json"), "w") as f:
-            json.dump(run_info, f, indent=1, default=str)
+        atomic_write_text(os.path.join(cfg.out, "run.json"), json.dumps(run_info, indent=1, default=str))
         if step == 0:
             snapshot(0)
+        _truncate_log(log_path, step)  # rows written after the resume point would repeat
         new_log = not os.path.isfile(log_path)
         log_f = open(log_path, "a", newline="")
         log = csv.writer(log_f)
         if new_log:
-            log.writerow(["step", "kimg", "loss_d", "loss_g", "r1", "d_real", "d_fake", "sec_per_kimg"])
+            log.writerow(LOG_COLUMNS)
 
-    last_path = None
+    last_path, done = None, step
     bar = progress(range(step, total_steps), initial=step, total=total_steps, desc="train",
                    disable=rank != 0 or not show_progress)
     t_last = time.time()
-    r1_val = 0.0
+    t_start = time.time()
+    stop = _StopRequest()  # Ctrl-C or SIGTERM: finish the step, write a snapshot and the resume state
     for step in bar:
-        # ---- D step: real -> high logit, fake -> low
-        G.requires_grad_(False)
-        D.requires_grad_(True)
-        with torch.no_grad():
-            fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
-        real = real_batch()
-        fake_logit = D(diff_augment(fake, cfg.augment))
-        real_logit = D(diff_augment(real, cfg.augment))
-        loss_d = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
-        d_opt.zero_grad(set_to_none=True)
-        loss_d.backward()
-        _sync_grads(D, world)
-        d_opt.step()
-
-        if step % cfg.d_reg_every == 0:  # lazy R1: gamma/2 * ||grad_x D(x)||^2 on reals
-            real = real_batch().requires_grad_(True)
-            logit = D(diff_augment(real, cfg.augment))
-            (grad,) = torch.autograd.grad(logit.sum(), real, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
-            d_opt.zero_grad(set_to_none=True)
-            (cfg.r1_gamma / 2 * r1 * cfg.d_reg_every + 0 * logit[0]).sum().backward()
-            _sync_grads(D, world)
-            d_opt.step()
-            r1_val = r1.item()
-
-        # ---- G step: make D call the fakes real (the objective foil inverts)
-        G.requires_grad_(True)
-        D.requires_grad_(False)
-        fake, _ = G(_mixing_z(local_batch, cfg.style_dim, cfg.mixing, device))
-        loss_g = F.softplus(-D(diff_augment(fake, cfg.augment))).mean()
-        g_opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        _sync_grads(G, world)
-        g_opt.step()
-
-        # ---- EMA of G
-        ema_nimg = cfg.ema_kimg * 1000
-        if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, (step + 1) * cfg.batch * cfg.ema_rampup)
-        _accumulate(G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
-
+        stats = trainer.step(step, real_batch)
         now = time.time()
         t_spent += now - t_last
         t_last = now
         done = step + 1
+        out_of_time = stop.requested or (cfg.minutes is not None and time.time() - t_start > cfg.minutes * 60)
+        if world > 1:  # every rank stops at the same step: rank 0's clock decides
+            import torch.distributed as dist
+            flag = torch.tensor([float(out_of_time)], device=device)
+            dist.broadcast(flag, 0)
+            out_of_time = bool(flag.item())
         if rank == 0:
             if done % 10 == 0 or done == total_steps:
                 spk = t_spent / max(done * cfg.batch / 1000, 1e-9)
-                log.writerow([done, f"{done * cfg.batch / 1000:.3f}", f"{loss_d.item():.4f}",
-                              f"{loss_g.item():.4f}", f"{r1_val:.4f}", f"{real_logit.mean().item():.3f}",
-                              f"{fake_logit.mean().item():.3f}", f"{spk:.1f}"])
+                log.writerow([done, f"{done * cfg.batch / 1000:.3f}"]
+                             + [f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]] + [f"{spk:.1f}"])
                 log_f.flush()
-                bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{loss_d.item():.3f}",
-                                g=f"{loss_g.item():.3f}", s_kimg=f"{spk:.0f}")
-            if done % snap_steps == 0 or done == total_steps:
+                bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{stats['loss_d']:.3f}",
+                                g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
+            if done % snap_steps == 0 or done == total_steps or out_of_time:
                 last_path = snapshot(done)
+        if out_of_time:
+            break
+    stop.restore()
+    if stop.requested and rank == 0:
+        print(f"\nstopped at step {done}; continue with --resume", file=sys.stderr)
     if world > 1:
         import torch.distributed as dist
         dist.barrier()

@@ -54,6 +54,32 @@ def progress(iterable=None, **kw):
     return tqdm(iterable, **kw)
 
 
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products are native here: a CUDA GPU that supports them, or a
+    CPU with AVX512-BF16 or AMX (oneDNN runs bf16 convolutions about 2x faster there)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu" or platform.system() != "Linux":
+        return False
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_for(device: torch.device, precision: str):
+    """A factory of context managers for the forward passes: bf16 autocast or nothing.
+    precision: "bf16", "fp32", or "auto" (bf16 where it is native, see has_fast_bf16)."""
+    import contextlib
+    if precision not in ("auto", "bf16", "fp32"):
+        raise UncannyError(f"--precision {precision}: use auto, bf16 or fp32")
+    on = precision == "bf16" or (precision == "auto" and has_fast_bf16(device))
+    if not on:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def resolve_device(device: str | None) -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
