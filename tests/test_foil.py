@@ -208,3 +208,24 @@ def test_missing_model_leaves_no_run_folder_behind(tmp_path, tiny_ckpt, capsys):
     save_checkpoint(other, "stylegan2", dict(TINY_SG2, size=32), {"g": G, "d": D})
     assert main(["foil", "--model", tiny_ckpt, "--d-model", other, "--out", str(tmp_path / "s"), "--iters", "2"]) == 2
     assert "cannot judge the generator's 16 px images" in capsys.readouterr().err
+
+
+def test_arc_criteria_on_rows():
+    """The demo's arc judged from metrics rows: faces kept at the first snapshot, peak in the
+    middle third, faces gone only in the last third, all three stages; each failure is named."""
+    from uncanny.foil import arc_criteria
+
+    def rows(face_rates, r=0.6, b=0.4):
+        return [{"iter": str(i), "face_rate": str(f), "mean_r": str(r), "mean_b": str(b)}
+                for i, f in zip(range(0, 301, 25), face_rates)]
+    good_rates = [1, 1, 1, 1, 0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.05, 0, 0]
+    stages = {0: "divergence", 38: "divergence", 75: "divergence", 112: "convergence", 150: "convergence",
+              188: "convergence", 225: "convergence", 262: "collapse", 300: "collapse"}
+    ok = arc_criteria(rows(good_rates), stages, 150, 300)
+    assert ok["arc"] and ok["faces_gone_at"] == 250 and ok["mean_r_minus_b"] == pytest.approx(0.2)
+    early = arc_criteria(rows([1, 0.5, 0.05] + [0] * 10), stages, 150, 300)
+    assert not early["arc"] and not early["keeps_faces_first"] and not early["faces_gone_late"]
+    late_peak = arc_criteria(rows(good_rates), stages, 262, 300)
+    assert not late_peak["arc"] and not late_peak["peak_in_middle_third"]
+    no_collapse = arc_criteria(rows(good_rates), {k: v.replace("collapse", "convergence") for k, v in stages.items()}, 150, 300)
+    assert not no_collapse["arc"] and not no_collapse["all_three_stages"]

@@ -178,6 +178,30 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     return stages, peak
 
 
+def arc_criteria(rows: list[dict], stages: dict[int, str], peak: int, iters: int) -> dict:
+    """Does a run show the paper's arc? From its metrics rows and labelled snapshots (a pure
+    function): the first snapshot after the start keeps faces (dlib rate >= 0.9), the peak lies
+    in the middle third, faces are gone (rate < 0.1) only in the last third if at all, and the
+    snapshots show divergence, convergence and collapse. Also reports mean R - B over the run
+    (the paper's red hue shows as a positive value)."""
+    faces = [(int(r["iter"]), float(r["face_rate"])) for r in rows if r.get("face_rate") not in ("", None)]
+    snaps = sorted(stages)
+    first = next((s for s in snaps if s > 0), None)
+    first_rate = next((f for i, f in faces if first is not None and i >= first), float("nan"))
+    gone = next((i for i, f in faces if f < 0.1), None)
+    rb = [float(r["mean_r"]) - float(r["mean_b"]) for r in rows if r.get("mean_r") not in ("", None)]
+    present = set(stages.values())
+    out = {"first_snapshot": first, "first_face_rate": first_rate, "peak": peak, "peak_fraction": peak / iters,
+           "faces_gone_at": gone, "stages": sorted(present, key=["divergence", "convergence", "collapse"].index),
+           "mean_r_minus_b": float(np.mean(rb)) if rb else float("nan")}
+    out["keeps_faces_first"] = bool(first_rate >= 0.9)
+    out["peak_in_middle_third"] = bool(iters / 3 <= peak <= 2 * iters / 3)
+    out["faces_gone_late"] = gone is None or gone >= 2 * iters / 3
+    out["all_three_stages"] = present >= {"divergence", "convergence", "collapse"}
+    out["arc"] = all(out[k] for k in ("keeps_faces_first", "peak_in_middle_third", "faces_gone_late", "all_three_stages"))
+    return out
+
+
 # ----------------------------------------------------------------------------- the run
 
 def _batch_z(seed: int, it: int, batch: int, dim: int, device) -> torch.Tensor:

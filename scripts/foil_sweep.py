@@ -1,0 +1,106 @@
+"""Sweep foil's loss x learning rate on a model and judge each run against the paper's arc.
+
+    python scripts/foil_sweep.py --model faces64v2 --losses softplus,hinge,logd \\
+        --lrs 0.0002,0.0005,0.001,0.002 --iters 300 --out runs/sweep --doc docs/FOIL_SWEEP.md
+
+Every run uses snapshots at every eighth of the run and measures dlib's face rate on the fixed
+seeds every `--faces-every` iterations. A run shows the arc when:
+  - its first snapshot after the start keeps faces (dlib face rate >= 0.9),
+  - the suggested peak-uncanny snapshot lies in the middle third of the run,
+  - faces are gone (face rate under 0.1) only in the last third, if at all before the end,
+  - its timeline shows divergence, convergence and collapse.
+Writes a Markdown table (one row per run, with mean R - B over the run: the paper's red hue
+shows as a positive value), and a figure of the face-rate and D-logit curves of every run.
+Existing runs in --out are reused, so an interrupted sweep continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from uncanny.foil import FoilConfig, arc_criteria, foil  # noqa: E402
+from uncanny.util import atomic_write_text, retain_freed_memory  # noqa: E402
+
+
+def run_one(model, loss, lr, iters, out, faces_every, seed):
+    folder = os.path.join(out, f"{loss}-lr{lr:g}")
+    schedule = tuple(sorted({round(iters * k / 8) for k in range(9)}))
+    resume = os.path.isfile(os.path.join(folder, "run.json"))
+    if resume:
+        with open(os.path.join(folder, "run.json")) as f:
+            if "peak_uncanny" in json.load(f):  # finished
+                return folder
+    foil(FoilConfig(model=model, out=folder, iters=iters, lr=lr, loss=loss, snapshots=schedule,
+                    faces_every=faces_every, frame_every=max(1, iters // 60), seed=seed,
+                    population_size=16, resume=resume))
+    return folder
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--losses", default="softplus,hinge,logd")
+    ap.add_argument("--lrs", default="0.0002,0.0005,0.001,0.002")
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--faces-every", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="runs/sweep")
+    ap.add_argument("--doc", default=None, help="write the table and figure here (Markdown)")
+    a = ap.parse_args()
+    retain_freed_memory()
+    results = []
+    for loss in a.losses.split(","):
+        for lr in (float(x) for x in a.lrs.split(",")):
+            folder = run_one(a.model, loss, lr, a.iters, a.out, a.faces_every, a.seed)
+            with open(os.path.join(folder, "metrics.csv")) as f:
+                rows = list(csv.DictReader(f))
+            with open(os.path.join(folder, "run.json")) as f:
+                run = json.load(f)
+            stages = {int(k): v for k, v in run["stages"].items()}
+            r = arc_criteria(rows, stages, int(run["peak_uncanny"]), a.iters)
+            r.update(loss=loss, lr=lr, folder=folder, rows=rows)
+            results.append(r)
+            print(f"{loss:9s} lr {lr:<7g} first {r['first_face_rate']:.2f} peak {r['peak']} gone {r['faces_gone_at']} "
+                  f"stages {','.join(r['stages'])} R-B {r['mean_r_minus_b']:+.3f} arc {r['arc']}", flush=True)
+    if a.doc:
+        write_doc(results, a)
+
+
+def write_doc(results, a):
+    from uncanny.plots import plt
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4))
+    for r in results:
+        it = [int(x["iter"]) for x in r["rows"] if x.get("face_rate")]
+        ax[0].plot(it, [float(x["face_rate"]) for x in r["rows"] if x.get("face_rate")], label=f"{r['loss']} {r['lr']:g}",
+                   lw=2 if r["arc"] else 0.8)
+        ax[1].plot([int(x["iter"]) for x in r["rows"]], [float(x["d_fixed"]) for x in r["rows"]], lw=2 if r["arc"] else 0.8)
+    ax[0].set_title("dlib face rate, fixed seeds")
+    ax[1].set_title("D logit on the fixed seeds")
+    ax[1].set_yscale("symlog")
+    for x in ax:
+        x.axvspan(a.iters / 3, 2 * a.iters / 3, color="grey", alpha=0.1)
+        x.set_xlabel("iteration")
+    ax[0].legend(fontsize=7, ncol=2)
+    img = os.path.splitext(a.doc)[0] + ".png"
+    fig.tight_layout()
+    fig.savefig(img, dpi=90)
+    plt.close(fig)
+    lines = [f"# Foil sweep on {a.model or 'the default model'}", "",
+             f"`python scripts/foil_sweep.py --model {a.model} --losses {a.losses} --lrs {a.lrs} --iters {a.iters}`",
+             "", "| loss | lr | first snapshot face rate | peak (fraction) | faces gone at | stages | mean R - B | arc |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r['loss']} | {r['lr']:g} | {r['first_face_rate']:.2f} | {r['peak']} ({r['peak_fraction']:.2f}) | "
+                     f"{r['faces_gone_at'] if r['faces_gone_at'] is not None else 'never'} | {', '.join(r['stages'])} | "
+                     f"{r['mean_r_minus_b']:+.3f} | {'yes' if r['arc'] else 'no'} |")
+    lines += ["", f"![face rate and D logit of every run]({os.path.basename(img)})", ""]
+    atomic_write_text(a.doc, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
