@@ -1,19 +1,22 @@
 """Train a StyleGAN2 (G, G_ema and D) on a prepared folder of aligned faces.
 
     uncanny data prepare celeba data/celeba64 --res 64
-    uncanny train data/celeba64 --out runs/faces64 --kimg 200
-    uncanny train data/celeba64 --out runs/faces64 --kimg 300 --resume     # continue / extend
+    uncanny train data/celeba64 --out runs/faces64v2 --kimg 300
+    uncanny train data/celeba64 --out runs/faces64v2 --resume              # the run's own recipe
+    uncanny train data/celeba64 --out runs/faces64v2 --resume --minutes 120   # a session's worth
     torchrun --nproc_per_node 4 -m uncanny train data/celeba64 --out runs/x   # data-parallel
 
-Recipe: non-saturating logistic loss, lazy R1 on reals every `d_reg_every` steps,
-DiffAugment (colour, translation, cutout) on everything D sees, horizontal flips, style
-mixing, an exponential moving average of G (G_ema), Adam(0, 0.99). No path-length
-regulariser (it roughly doubles the cost of a G step on a CPU).
+Recipe (TrainConfig): non-saturating logistic loss, lazy R1 on reals every `d_reg_every` steps,
+optional lazy path-length regulariser (off by default: it roughly doubles the cost of a G step
+on a CPU), DiffAugment (colour, translation, cutout) on everything D sees, horizontal flips,
+style mixing, an exponential moving average of G (G_ema), Adam(0, 0.99). The G and D forwards
+run under bf16 autocast where the hardware has native bf16 (`precision`); the regularisers in
+float32. `Trainer.step` is one iteration and nothing else (benchmarks/bench_train.py times it).
 
 Outputs in --out: snapshots/kimg-NNNNNN.safetensors (G, G_ema, D) and samples/kimg-NNNNNN.png
-every --snap kimg, log.csv, run.json, and resume.safetensors (weights + optimiser state).
+every --snap kimg, log.csv, run.json, and resume.safetensors (weights + optimiser state), all
+written atomically. Ctrl-C / SIGTERM / --minutes stop after the current step with a snapshot.
 """
-
 from __future__ import annotations
 
 import contextlib
