@@ -181,3 +181,22 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
     ck, ref = read_checkpoint(last), read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
     assert ck.header["training"]["step"] == 15
     assert ck.config == ref.config
+
+
+def test_noise_off_holds_strengths_at_zero_and_a_resume_records_the_change(tiny_dataset, tmp_path):
+    """--noise off: every noise strength of G and G_ema stays exactly zero while the rest trains;
+    switching it off when resuming a run trained with noise is recorded in run.json."""
+    out = str(tmp_path / "run")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.04, noise=True, **TINY), show_progress=False)
+    ck = read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
+    assert any(v.abs().item() > 0 for k, v in ck.state["g"].items() if k.endswith("noise.weight"))
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.08, noise=False), show_progress=False)
+    ck2 = read_checkpoint(last)
+    for net in ("g", "g_ema"):
+        strengths = [v for k, v in ck2.state[net].items() if k.endswith("noise.weight")]
+        assert strengths and all(v.item() == 0 for v in strengths)
+    assert any(not torch.equal(ck.state["g"][k], ck2.state["g"][k]) for k in ck.state["g"])  # the rest trained
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["recipe_changes"] == [{"step": 10, "noise": [True, False]}]
+    again = TrainConfig.for_call(tiny_dataset, out, resume=True)
+    assert again.noise is False  # the change is now the run's recipe

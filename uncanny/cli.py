@@ -124,6 +124,9 @@ def _add_train(sub):
     opt("--n-mlp", int, "mapping network depth")
     opt("--ema-kimg", float, "half-life of G_ema in kimg")
     opt("--augment", str, "DiffAugment policy ('' for none)")
+    p.add_argument("--noise", default=None, choices=("on", "off"),
+                   help=f"learned noise inputs (default {'on' if d['noise'] else 'off'}: off holds their strengths "
+                        "at zero, so features come from the styles)")
     opt("--seed", int)
     p.add_argument("--precision", default=None, choices=("auto", "bf16", "fp32"),
                    help="bf16 autocast for G and D forwards (auto, the default: where the hardware has native bf16)")
@@ -137,6 +140,8 @@ def _run_train(a):
     from .train import TrainConfig, train
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"data", "out", "resume"}
     given = {k: v for k, v in vars(a).items() if k in fields and v is not None}
+    if "noise" in given:
+        given["noise"] = given["noise"] == "on"
     path = train(TrainConfig.for_call(a.data, a.out, a.resume, **given))
     print(f"last snapshot: {path}")
 

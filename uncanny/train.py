@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from . import __version__, nets
 from .augment import diff_augment
+from .nets.stylegan2 import NoiseInjection
 from .checkpoint import load_state, save_checkpoint, save_state
 from .data import load_dataset
 from .errors import UncannyError
@@ -73,6 +74,9 @@ class TrainConfig:
     ema_kimg: float = 5.0          # half-life of the G_ema average, in kimg
     ema_rampup: float | None = 0.05
     mixing: float = 0.9
+    noise: bool = False            # learned noise inputs; off: their strengths stay zero, so the
+                                   # features must come from the styles (with noise on, small-data
+                                   # runs here paint eyes and mouths with the 32 px noise)
     augment: str = "color,translation,cutout"
     flip: bool = True
     snap: float = 10.0             # snapshot every N kimg
@@ -102,6 +106,7 @@ class TrainConfig:
                 raise UncannyError(f"{run_json}: unreadable run record ({e}); cannot resume") from None
             names = {f.name for f in dataclasses.fields(cls)}
             base = {k: v for k, v in recorded.items() if k in names and k not in cls.PER_CALL}
+            base.setdefault("noise", True)  # runs recorded before the option existed had noise on
             return cls(data=data, out=out, resume=True, **{**base, **given})
         return cls(data=data, out=out, resume=resume, **given)
 
@@ -166,6 +171,9 @@ class Trainer:
         self.d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
         self.mean_path_length = torch.zeros(())
         self.r1_val = self.pl_val = 0.0
+        # noise off: the strengths of G's (and G_ema's) noise inputs are held at zero
+        self.held_at_zero = [] if cfg.noise else [m.weight for net in (G, G_ema) for m in net.modules()
+                                                  if isinstance(m, NoiseInjection)]
 
     def _z(self, batch):
         return _mixing_z(batch, self.cfg.style_dim, self.cfg.mixing, self.device)
@@ -176,11 +184,16 @@ class Trainer:
     def _update(self, opt, module, loss):
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        for w in self.held_at_zero:
+            w.grad = None  # Adam leaves parameters without a gradient alone
         _sync_grads(module, self.world)
         opt.step()
 
     def step(self, i: int, real_batch) -> dict:
         cfg, G, D = self.cfg, self.G, self.D
+        with torch.no_grad():
+            for w in self.held_at_zero:
+                w.zero_()
 
         # ---- D step: real -> high logit, fake -> low
         G.requires_grad_(False)
@@ -228,6 +241,20 @@ class Trainer:
         _accumulate(self.G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": self.r1_val, "pl": self.pl_val,
                 "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item()}
+
+
+def _recipe_changes(run_json: str, cfg: TrainConfig, step: int) -> list[dict]:
+    """The run's record of recipe changes made when resuming, plus this call's, if any:
+    [{"step": N, "field": [old, new]}, ...]."""
+    if not (cfg.resume and os.path.isfile(run_json)):
+        return []
+    with open(run_json) as f:
+        old = json.load(f)
+    before, now = old.get("config", {}), asdict(cfg)
+    skip = TrainConfig.PER_CALL + ("kimg", "snap")  # extending a run or its snapshot cadence is not a recipe change
+    changed = {k: [before.get(k, True if k == "noise" else None), v] for k, v in now.items()
+               if k not in skip and before.get(k, True if k == "noise" else None) != v}
+    return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
 
 
 class _StopRequest:
@@ -362,6 +389,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         return path
 
     if rank == 0:
+        run_info["recipe_changes"] = _recipe_changes(os.path.join(cfg.out, "run.json"), cfg, step)
         atomic_write_text(os.path.join(cfg.out, "run.json"), json.dumps(run_info, indent=1, default=str))
         if step == 0:
             snapshot(0)
