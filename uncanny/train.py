@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import random
 import shutil
 import signal
 import sys
@@ -243,6 +244,16 @@ class Trainer:
                 "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item()}
 
 
+def _seed_step(seed: int, step: int, rank: int) -> None:
+    """Seed every generator a step draws from (torch: latents, reals, flips, augmentation, noise;
+    Python's random: the style-mixing crossover) from (seed, step, rank) alone, so the same
+    command gives the same weights and a resumed run replays exactly what an uninterrupted one
+    would have done."""
+    s = (seed * 1_000_003 + step) * 64 + rank
+    torch.manual_seed(s)
+    random.seed(s)
+
+
 def _recipe_changes(run_json: str, cfg: TrainConfig, step: int) -> list[dict]:
     """The run's record of recipe changes made when resuming, plus this call's, if any:
     [{"step": N, "field": [old, new]}, ...]."""
@@ -337,14 +348,11 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     if cfg.resume and os.path.isfile(resume_path):
         info, extra = load_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt})
         step, t_spent = info["step"], info["seconds"]
-        if "rng" in extra and rank == 0:
-            torch.set_rng_state(extra["rng"])
         if "mean_path_length" in extra:
             trainer.mean_path_length = extra["mean_path_length"]
     elif cfg.resume and rank == 0 and os.path.isdir(cfg.out) and os.listdir(os.path.join(cfg.out, "snapshots")):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
-    torch.manual_seed(cfg.seed * 1000 + rank + step)  # each rank draws its own latents and reals
     # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
     # not support): every rank computes gradients on its share of the batch, then they are averaged.
 
@@ -385,7 +393,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent},
-                   {"rng": torch.get_rng_state(), "mean_path_length": trainer.mean_path_length})
+                   {"mean_path_length": trainer.mean_path_length})
         return path
 
     if rank == 0:
@@ -407,6 +415,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     t_start = time.time()
     stop = _StopRequest()  # Ctrl-C or SIGTERM: finish the step, write a snapshot and the resume state
     for step in bar:
+        _seed_step(cfg.seed, step, rank)  # the step's randomness is a pure function of (seed, step, rank)
         stats = trainer.step(step, real_batch)
         now = time.time()
         t_spent += now - t_last
