@@ -350,6 +350,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         step, t_spent = info["step"], info["seconds"]
         if "mean_path_length" in extra:
             trainer.mean_path_length = extra["mean_path_length"]
+        if "last_r1_pl" in extra:  # the regularisers' last values, as log.csv reports them
+            trainer.r1_val, trainer.pl_val = (float(v) for v in extra["last_r1_pl"])
     elif cfg.resume and rank == 0 and os.path.isdir(cfg.out) and os.listdir(os.path.join(cfg.out, "snapshots")):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
@@ -393,7 +395,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent},
-                   {"mean_path_length": trainer.mean_path_length})
+                   {"mean_path_length": trainer.mean_path_length,
+                    "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64)})
         return path
 
     if rank == 0:
