@@ -194,3 +194,12 @@ def test_transformed_identity_exposes_a_fit_to_the_measuring_network(photos):
     assert fooled["disagree"] == 1
     same = meter.measure(hopper)                               # the target itself: all agree
     assert same["identity"] == 0 and same["identity_judged"] < 0.1 and same["disagree"] == 0
+
+
+def test_identifiable_step_is_where_the_distance_stays_under_the_threshold():
+    from uncanny.project import identifiable_step
+    rows = [{"step": s, "identity_judged": d, "identity": p}
+            for s, d, p in [(0, 0.8, 0.8), (10, 0.59, 0.5), (20, 0.62, 0.4), (30, 0.55, 0.3), (40, 0.5, 0.3)]]
+    assert identifiable_step(rows) == 30            # the dip at 10 came back out
+    assert identifiable_step(rows, "identity") == 10
+    assert identifiable_step(rows[:3]) is None      # not under the threshold at the end

@@ -102,6 +102,7 @@ def load_target(path: str, size: int, face_index: int = 0, min_face: int = 32) -
 # texture. Identifiability is judged on the worse of the two; frames where the plain distance
 # and a transformed one differ by more than DISAGREE are flagged.
 TRANSFORMS = ("mirror", "blur")
+TRANSFORM_WORDS = {"mirror": "mirrored", "blur": "blurred"}
 BLUR_SIGMA = 0.7   # pixels at the model's resolution: "lightly blurred"
 DISAGREE = 0.1
 
@@ -366,7 +367,7 @@ def _plot_identity(rows, ident_step, path):
     a = ax[0]
     a.plot(steps, [r["identity"] for r in rows], color="C0", lw=1, label="plain (the network the loss optimises)")
     for n, c in zip(TRANSFORMS, ("C1", "C2")):
-        a.plot(steps, [r[f"identity_{n}"] for r in rows], color=c, lw=0.8, alpha=0.7, label=f"both images {n}ed")
+        a.plot(steps, [r[f"identity_{n}"] for r in rows], color=c, lw=0.8, alpha=0.7, label=f"both images {TRANSFORM_WORDS[n]}")
     a.plot(steps, [r["identity_judged"] for r in rows], color="black", lw=1.8,
            label="judged: worse of the transformed")
     lost = [(r["step"], r["identity"]) for r in rows if not r.get("face_found", 1)]
@@ -379,7 +380,7 @@ def _plot_identity(rows, ident_step, path):
                   label=f"plain and transformed differ by > {DISAGREE} ({len(flagged)} frames)")
     a.axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
     if ident_step is not None:
-        a.axvline(ident_step, color="green", lw=1, label=f"identifiable (judged) at step {ident_step}")
+        a.axvline(ident_step, color="green", lw=1, label=f"identifiable (judged) from step {ident_step} on")
     a.set_xlabel("step")
     a.set_ylabel("dlib identity distance to the target")
     a.legend(fontsize=7, loc="upper right")
@@ -395,8 +396,16 @@ def _plot_identity(rows, ident_step, path):
 
 
 def identifiable_step(rows: list[dict], key: str = "identity_judged") -> int | None:
-    """The first frame's step whose `key` distance is under dlib's same-person threshold."""
-    return next((r["step"] for r in rows if r[key] < IDENTITY_THRESHOLD), None)
+    """The step from which the `key` distance stays under dlib's same-person threshold to the
+    end of the search (a frame that dips under it and comes back out does not count); None if
+    the last frame is not under it."""
+    step = None
+    for r in rows:
+        if r[key] < IDENTITY_THRESHOLD:
+            step = r["step"] if step is None else step
+        else:
+            step = None
+    return step
 
 
 def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
@@ -432,16 +441,13 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         fdir = ensure_dir(_face_dir(cfg.out, idx, path, suffix), "output folder")
         save_png(os.path.join(fdir, "target.png"), target)
         meter = IdentityMeter(target)
-        frames, raw, ident = [], [], {"step": None}
-
-        def on_frame(step, frame, row):
-            if ident["step"] is None and row["identity_judged"] < IDENTITY_THRESHOLD:
-                ident["step"] = step
-            raw.append(frame)
-            frames.append(_side_by_side(target, frame, step, ident["step"] is not None))
-
+        raw = []
         start = prev if (cfg.chain and prev is not None) else None
-        lat, rows = project_one(gan, target, cfg, start, stats, meter, on_frame, show_progress, lpips)
+        lat, rows = project_one(gan, target, cfg, start, stats, meter, lambda step, frame, row: raw.append(frame),
+                                show_progress, lpips)
+        ident = {"step": identifiable_step(rows)}
+        frames = [_side_by_side(target, f, r["step"], ident["step"] is not None and r["step"] >= ident["step"])
+                  for f, r in zip(raw, rows)]
         with torch.no_grad():
             final = to_uint8(synthesize(gan, lat))[0]
         save_png(os.path.join(fdir, "projection.png"), final)
