@@ -92,6 +92,8 @@ class TrainConfig:
 
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite")
+    # What a run recorded before an option existed was trained with (its run.json lacks the key).
+    BEFORE_OPTION = {"noise": True}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -107,7 +109,7 @@ class TrainConfig:
                 raise UncannyError(f"{run_json}: unreadable run record ({e}); cannot resume") from None
             names = {f.name for f in dataclasses.fields(cls)}
             base = {k: v for k, v in recorded.items() if k in names and k not in cls.PER_CALL}
-            base.setdefault("noise", True)  # runs recorded before the option existed had noise on
+            base = {**cls.BEFORE_OPTION, **base}
             return cls(data=data, out=out, resume=True, **{**base, **given})
         return cls(data=data, out=out, resume=resume, **given)
 
@@ -261,10 +263,9 @@ def _recipe_changes(run_json: str, cfg: TrainConfig, step: int) -> list[dict]:
         return []
     with open(run_json) as f:
         old = json.load(f)
-    before, now = old.get("config", {}), asdict(cfg)
+    before, now = {**TrainConfig.BEFORE_OPTION, **old.get("config", {})}, asdict(cfg)
     skip = TrainConfig.PER_CALL + ("kimg", "snap")  # extending a run or its snapshot cadence is not a recipe change
-    changed = {k: [before.get(k, True if k == "noise" else None), v] for k, v in now.items()
-               if k not in skip and before.get(k, True if k == "noise" else None) != v}
+    changed = {k: [before.get(k), v] for k, v in now.items() if k not in skip and before.get(k) != v}
     return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
 
 
