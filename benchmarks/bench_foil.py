@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from uncanny import nets
+from uncanny import adapters
 from uncanny.nets.stylegan2 import set_reference, set_winograd
 
 from report import add_malloc_option, append_section, apply_malloc  # benchmarks/report.py (this script's folder is on sys.path)
@@ -44,7 +44,7 @@ def time_it(fn, min_time=3.0, warmup=1):
 
 def bench(arch, config, batch, device, fused=False, min_time=3.0, winograd=True):
     torch.manual_seed(0)
-    G, D = nets.build(arch, config)
+    G, D = adapters.build(arch, config)
     G, D = G.to(device).eval(), D.to(device).eval()
     if arch == "stylegan2":
         set_reference(G, fused)
@@ -53,11 +53,12 @@ def bench(arch, config, batch, device, fused=False, min_time=3.0, winograd=True)
         set_winograd(D, winograd)
     D.requires_grad_(False)
     opt = torch.optim.Adam(G.parameters(), lr=0.002, betas=(0.0, 0.99))
-    zdim = nets.z_dim(G)
+    gan = adapters.adapter_for(arch)(G, D, None, config, {}, "bench")
+    zdim = gan.z_dim
 
     def step():
         z = torch.randn(batch, zdim, device=device)
-        img = G([z])[0] if arch == "stylegan2" else G(z)
+        img = gan.train_images(z)
         loss = F.softplus(D(img)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -69,7 +70,7 @@ def bench(arch, config, batch, device, fused=False, min_time=3.0, winograd=True)
 
     @torch.no_grad()
     def gen():
-        nets.generate(G, torch.randn(gen_batch, zdim, device=device))
+        gan.generate(torch.randn(gen_batch, zdim, device=device))
         if device.type == "cuda":
             torch.cuda.synchronize()
 

@@ -16,12 +16,12 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from report import add_malloc_option, append_section, apply_malloc  # noqa: E402  (benchmarks/report.py)
-from uncanny.checkpoint import load_gan  # noqa: E402
-from uncanny.project import IdentityMeter, ProjectConfig, _stats, load_target, project_one  # noqa: E402
+from uncanny.adapters import load_gan  # noqa: E402
+from uncanny.identity import IdentityMeter  # noqa: E402
+from uncanny.project import ProjectConfig, load_target, project_one  # noqa: E402
 
 
 class _NoFrames:
@@ -48,7 +48,7 @@ def main():
     hopper = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
     gan = load_gan(a.model, device=a.device)
     target = load_target(hopper, gan.config.get("size", 64))
-    stats = _stats(gan, torch.device(a.device))
+    w_spread = gan.w_spread()
     meter = IdentityMeter(target)
     rows = []
     for w_plus, id_weight in ((False, 1.0), (True, 1.0), (False, 0.0)):
@@ -57,7 +57,7 @@ def main():
         name = ("W+" if w_plus else "W") + (" (default loss)" if id_weight else " without the identity term")
         step_meter = _NoFrames(meter)  # the identity term needs the target's descriptor; frames are not timed here
         t = time.perf_counter()
-        project_one(gan, target, cfg, None, stats, step_meter, lambda *x: None, show_progress=False)
+        project_one(gan, target, cfg, None, w_spread, step_meter, lambda *x: None, show_progress=False)
         dt = (time.perf_counter() - t) / a.steps
         rows.append((name, dt))
         print(f"{name:<32} {1 / dt:.1f} steps/s ({dt * 1000:.0f} ms/step)", flush=True)

@@ -38,7 +38,7 @@ from report import add_malloc_option, append_section, apply_malloc  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 from check_equivalence import _module_from, rosinality_sg2  # noqa: E402
 
-from uncanny import nets  # noqa: E402
+from uncanny import adapters  # noqa: E402
 from uncanny.train import TrainConfig, Trainer  # noqa: E402
 
 PERIOD = 16  # iterations 1..16 hold one R1 step (every 16) and four path-length steps (every 4)
@@ -123,8 +123,8 @@ def main():
     rg_ema.load_state_dict(rg.state_dict())
     ours, warm = {}, [reference_period(T, rg, rd, rg_ema, a.batch, iters=1)]
     for precision in ("fp32", "bf16"):
-        g, d = nets.build("stylegan2", {"size": 64, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 1})
-        g_ema, _ = nets.build("stylegan2", {"size": 64, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 1})
+        g, d = adapters.build("stylegan2", {"size": 64, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 1})
+        g_ema, _ = adapters.build("stylegan2", {"size": 64, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 1})
         for mine, theirs in ((g, rg), (d, rd), (g_ema, rg)):
             mine.load_state_dict(theirs.state_dict())
         recipe = dict(style_dim=512, lr=0.002, r1_gamma=10, pl_weight=2, g_reg_every=4, pl_batch_shrink=2, d_reg_every=16,
@@ -140,8 +140,8 @@ def main():
             "channel_max": d.channel_max, "channel_base": d.channel_base}
     shipped, warm = [], []
     for precision in ("fp32", "bf16"):
-        g, dd = nets.build("stylegan2", arch)
-        g_ema, _ = nets.build("stylegan2", arch)
+        g, dd = adapters.build("stylegan2", arch)
+        g_ema, _ = adapters.build("stylegan2", arch)
         g_ema.load_state_dict(g.state_dict())
         shipped.append(ours_period(g, dd, g_ema.eval(), d.batch, precision))
         warm.append(ours_period(g, dd, g_ema.eval(), d.batch, precision, iters=1))

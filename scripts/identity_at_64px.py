@@ -55,13 +55,11 @@ def main():
         small.append(d64[0])
     s_full, s_small = pair_stats(np.array(full)), pair_stats(np.array(small))
     import torch
-    from uncanny.checkpoint import load_gan
+    from uncanny.adapters import load_gan
     from uncanny.media import to_uint8
-    from uncanny.project import Latent, _stats, synthesize
     gan = load_gan(a.model)
-    w_avg, _ = _stats(gan, torch.device("cpu"))
     with torch.no_grad():
-        mean_face = to_uint8(synthesize(gan, Latent("w", w_avg, [n for n in gan.G.make_noise()])))[0]
+        mean_face = to_uint8(gan.synthesize("w", gan.w_avg, gan.make_noise()))[0]
     d_mean = faces.descriptors(mean_face[None], upscale=4)
     to_mean = np.linalg.norm(np.array(small) - d_mean[0], axis=1) if len(d_mean) else np.array([np.nan])
     print(f"{a.model} mean face to each crop: median {np.median(to_mean):.3f}, under 0.6 {(to_mean < 0.6).mean():.1%}")

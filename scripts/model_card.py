@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny import faces  # noqa: E402
 from uncanny.data import load_dataset  # noqa: E402
 from uncanny.measure import generate_uint8, measure_images, real_floor  # noqa: E402
-from uncanny.measures import frechet  # noqa: E402
+from uncanny.metrics import frechet  # noqa: E402
 from uncanny.registry import describe, embedded  # noqa: E402
 
 

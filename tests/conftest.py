@@ -15,11 +15,11 @@ TINY_SG2 = dict(size=16, style_dim=32, n_mlp=2, channel_multiplier=1, channel_ma
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory):
     """A random 16x16 StyleGAN2 (G, G_ema, D) checkpoint."""
-    from uncanny import nets
+    from uncanny import adapters
     from uncanny.checkpoint import save_checkpoint
     torch.manual_seed(0)
-    G, D = nets.build("stylegan2", TINY_SG2)
-    G_ema, _ = nets.build("stylegan2", TINY_SG2)
+    G, D = adapters.build("stylegan2", TINY_SG2)
+    G_ema, _ = adapters.build("stylegan2", TINY_SG2)
     G_ema.load_state_dict(G.state_dict())
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
     save_checkpoint(path, "stylegan2", TINY_SG2, {"g": G, "g_ema": G_ema, "d": D}, {"provenance": {"test": True}})

@@ -181,12 +181,12 @@ def test_foil_runs_on_the_gan_face_generate_dcgan(tmp_path):
     """The packaged DigiFace DCGAN generator (real weights) against a fresh DCGAN discriminator."""
     import importlib.util
 
-    from uncanny import nets
+    from uncanny import adapters
     spec = importlib.util.find_spec("gan_face_generate")
     sd = torch.load(os.path.join(spec.submodule_search_locations[0], "weights.tar"), map_location="cpu",
                     weights_only=True)["netG_state_dict"]
     torch.manual_seed(0)
-    _, D = nets.build("dcgan", {})
+    _, D = adapters.build("dcgan", {})
     path = str(tmp_path / "digiface.safetensors")
     save_checkpoint(path, "dcgan", {}, {"g_ema": sd, "d": D.state_dict()})
     out = str(tmp_path / "run")
@@ -203,8 +203,8 @@ def test_missing_model_leaves_no_run_folder_behind(tmp_path, tiny_ckpt, capsys):
     assert not os.path.exists(out)
     assert main(["foil", "--model", tiny_ckpt, "--out", out, "--iters", "2", "--faces-every", "0"]) == 0
     other = str(tmp_path / "d64.safetensors")
-    from uncanny import nets
-    G, D = nets.build("stylegan2", dict(TINY_SG2, size=32))
+    from uncanny import adapters
+    G, D = adapters.build("stylegan2", dict(TINY_SG2, size=32))
     save_checkpoint(other, "stylegan2", dict(TINY_SG2, size=32), {"g": G, "d": D})
     assert main(["foil", "--model", tiny_ckpt, "--d-model", other, "--out", str(tmp_path / "s"), "--iters", "2"]) == 2
     assert "cannot judge the generator's 16 px images" in capsys.readouterr().err

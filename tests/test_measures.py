@@ -6,7 +6,7 @@ import torch
 
 from uncanny import faces
 from uncanny.augment import cutout, diff_augment, translation
-from uncanny.measures import diversity, frechet, mean_colour
+from uncanny.metrics import diversity, frechet, mean_colour
 
 
 def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos):
@@ -81,8 +81,8 @@ def test_zero_noise_samples_differ_only_by_the_noise(tiny_ckpt):
     for k, v in ck.state["g_ema"].items():
         if k.endswith("noise.weight"):
             v.fill_(0.5)
-    from uncanny import nets
-    G, D = nets.build("stylegan2", ck.config)
+    from uncanny import adapters
+    G, D = adapters.build("stylegan2", ck.config)
     G.load_state_dict(ck.state["g_ema"])
     D.load_state_dict(ck.state["d"])
     path = tiny_ckpt.replace(".safetensors", "-noisy.safetensors")

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from uncanny import nets
+from uncanny import adapters
 from uncanny.nets import stylegan2 as S
 from uncanny.nets.ops import conv3x3, conv3x3_winograd, make_kernel, upfirdn2d, upfirdn2d_reference
 
@@ -54,7 +54,7 @@ def test_channel_max_and_base_choose_small_widths():
     assert S.channel_table(1, 128)[64] == 128 and S.channel_table(1, 128)[4] == 128
     t = S.channel_table(1, 256, 2048)
     assert (t[4], t[8], t[16], t[32], t[64]) == (256, 256, 128, 64, 32)
-    G, D = nets.build("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16))
+    G, D = adapters.build("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16))
     assert G.state_dict()["convs.3.conv.weight"].shape == (1, 16, 16, 3, 3)
     img, _ = G([torch.randn(3, 32)])
     assert img.shape == (3, 3, 16, 16)
@@ -126,7 +126,7 @@ def test_fast_paths_match_reference_formulations(config):
     In float64, so that a wrong fold or transform shows far above rounding (float32 rounding of
     the Winograd path is tested with conv3x3 itself)."""
     torch.manual_seed(1)
-    G, D = nets.build("stylegan2", config)
+    G, D = adapters.build("stylegan2", config)
     G, D = G.double(), D.double()
     with torch.no_grad():
         for n, p in list(G.named_parameters()) + list(D.named_parameters()):
@@ -150,15 +150,21 @@ def test_fast_paths_match_reference_formulations(config):
 
 
 def test_generate_is_deterministic_and_truncation_pulls_to_mean():
-    G, _ = nets.build("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16))
+    config = dict(size=16, style_dim=32, n_mlp=2, channel_max=16)
+    G, _ = adapters.build("stylegan2", config)
+    gan = adapters.StyleGAN2(G, None, None, config, {}, "test")
+    for m in G.modules():
+        if isinstance(m, S.NoiseInjection):
+            m.weight.data.fill_(0.5)   # strengths start at zero; give the noise something to do
     z = torch.randn(2, 32)
-    w_avg = G.mean_latent(256)
-    a = nets.generate(G, z)
-    assert torch.equal(a, nets.generate(G, z))
-    mean_img = nets.generate(G, z, truncation=1e-6, w_avg=w_avg)
-    assert (mean_img[0] - mean_img[1]).abs().max() < 1e-4  # psi -> 0: every z gives the mean face
+    a = gan.generate(z)
+    assert torch.equal(a, gan.generate(z))
+    assert not torch.equal(a, gan.train_images(z))      # training images draw fresh noise
     with pytest.raises(ValueError):
-        nets.generate(G, z, truncation=0.5)
+        gan.generate(z, truncation=0.5)                  # no mean W yet
+    gan.w_avg = gan.estimate_w_avg(256)
+    mean_img = gan.generate(z, truncation=1e-6)
+    assert (mean_img[0] - mean_img[1]).abs().max() < 1e-4  # psi -> 0: every z gives the mean face
 
 
 def test_gan_face_generate_weights_load_into_our_dcgan():
@@ -166,11 +172,11 @@ def test_gan_face_generate_weights_load_into_our_dcgan():
     assert spec is not None, "gan-face-generate==1.1.1 is installed by make test"
     sd = torch.load(os.path.join(spec.submodule_search_locations[0], "weights.tar"), map_location="cpu",
                     weights_only=True)["netG_state_dict"]
-    G, D = nets.build("dcgan", {})
+    G, D = adapters.build("dcgan", {})
     G.load_state_dict(sd)  # unchanged keys and shapes
     G.eval()
     with torch.no_grad():
-        img = nets.generate(G, torch.randn(4, 100))
+        img = G(torch.randn(4, 100))
     assert img.shape == (4, 3, 64, 64)
     assert img.min() >= -1 and img.max() <= 1 and img.std() > 0.1
     assert D(img).shape == (4, 1)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from uncanny.cli import main
-from uncanny.project import load_latent
+from uncanny.latents import load_latent
 
 HOPPER = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
 
@@ -152,7 +152,8 @@ def test_lpips_from_user_weights(tiny_ckpt, photos, tmp_path, capsys):
 
 
 def test_identity_meter_measures_frames_without_a_detectable_face(photos):
-    from uncanny.project import IdentityMeter, load_target
+    from uncanny.identity import IdentityMeter
+    from uncanny.project import load_target
     target = load_target(photos["hopper"], 64)
     meter = IdentityMeter(target)
     assert meter(target) == (0.0, True)
@@ -171,7 +172,8 @@ def test_transformed_identity_exposes_a_fit_to_the_measuring_network(photos):
     import torch
     from uncanny.losses import IdentityLoss
     from uncanny.media import from_uint8, to_uint8
-    from uncanny.project import DISAGREE, IdentityMeter, load_target
+    from uncanny.identity import DISAGREE, IdentityMeter
+    from uncanny.project import load_target
     hopper, astronaut = load_target(photos["hopper"], 64), load_target(photos["astronaut"], 64)
     meter = IdentityMeter(hopper)
     honest = meter.measure(astronaut)
@@ -197,7 +199,7 @@ def test_transformed_identity_exposes_a_fit_to_the_measuring_network(photos):
 
 
 def test_identifiable_step_is_where_the_distance_stays_under_the_threshold():
-    from uncanny.project import identifiable_step
+    from uncanny.identity import identifiable_step
     rows = [{"step": s, "identity_judged": d, "identity": p}
             for s, d, p in [(0, 0.8, 0.8), (10, 0.59, 0.5), (20, 0.62, 0.4), (30, 0.55, 0.3), (40, 0.5, 0.3)]]
     assert identifiable_step(rows) == 30            # the dip at 10 came back out

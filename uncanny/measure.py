@@ -17,15 +17,18 @@ photo than 99% of real photos are to their nearest other real photo, with the cl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from . import faces
-from .checkpoint import load_gan
+from .adapters import load_gan
 from .data import load_dataset
 from .errors import UncannyError
-from .measures import diversity, frechet
+from .metrics import diversity, frechet
 from .media import from_uint8
+from .options import in_unit_interval, non_negative, option, positive, validate
 from .util import resolve_device, seed_z
 
 
@@ -33,8 +36,8 @@ def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float =
                    device: str | None = None, zero_noise: bool = False) -> np.ndarray:
     """Samples of seeds seed..seed+n-1 as (n, H, W, 3) uint8; `zero_noise` sets every noise
     input of a StyleGAN2 to zero (features that survive come from the styles)."""
+    from .adapters.stylegan2 import zero_noise as zeros
     from .media import to_uint8
-    from .nets import generate
     dev = resolve_device(device)
     gan = load_gan(model, device=dev)
     if zero_noise and gan.arch != "stylegan2":
@@ -43,11 +46,7 @@ def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float =
     out = []
     with torch.no_grad():
         for b in z.split(32):
-            if zero_noise:
-                noise = [torch.zeros_like(t) for t in gan.G.make_noise(dev)]
-                out.append(to_uint8(generate(gan.G, b, truncation, gan.w_avg, noise=noise)))
-            else:
-                out.append(to_uint8(gan.generate(b, truncation)))
+            out.append(to_uint8(gan.generate(b, truncation, noise=zeros(gan) if zero_noise else None)))
     return np.concatenate(out)
 
 
@@ -130,17 +129,31 @@ def real_floor(folder: str, n: int = 500, seed: int = 0) -> dict:
     return measure_images(images[idx[:half]], images[idx[half:2 * half]])
 
 
-def measure(model: str | None = None, folder: str | None = None, real: str | None = None, n: int = 256,
-            seed: int = 0, truncation: float = 1.0, device: str | None = None, floor: bool = False) -> dict:
-    if n <= 0:
-        raise UncannyError(f"--n {n}: must be positive")
-    if floor:
-        if not folder:
+@dataclass
+class MeasureConfig:
+    model: str | None = option(None, "checkpoint or embedded model (default: the default model)")
+    folder: str | None = option(None, "a prepared dataset of real images to measure instead of samples")
+    real: str | None = option(None, "prepared real dataset for the Frechet descriptor distance")
+    n: int = option(256, "images to measure", check=positive)
+    seed: int = option(0, "first sample seed", check=non_negative)
+    truncation: float = option(1.0, "truncation psi", check=in_unit_interval)
+    floor: bool = option(False, "with --folder: real-vs-real, two disjoint halves of the dataset (up to --n each)")
+    json: bool = option(False, "print JSON")
+    device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def measure(cfg: MeasureConfig) -> dict:
+    """The metrics of `uncanny measure` (see the module docstring)."""
+    validate(cfg)
+    if cfg.model is not None and cfg.folder is not None:
+        raise UncannyError("--model and --folder: give one of them")
+    if cfg.floor:
+        if not cfg.folder:
             raise UncannyError("--floor needs --folder (a prepared dataset to split in two)")
-        return real_floor(folder, n, seed)
-    if folder is not None:
-        images = load_dataset(folder)[:n]
+        return real_floor(cfg.folder, cfg.n, cfg.seed)
+    if cfg.folder is not None:
+        images = load_dataset(cfg.folder)[:cfg.n]
     else:
-        images = generate_uint8(model, n, seed, truncation, device)
-    ref = load_dataset(real) if real else None
+        images = generate_uint8(cfg.model, cfg.n, cfg.seed, cfg.truncation, cfg.device)
+    ref = load_dataset(cfg.real) if cfg.real else None
     return measure_images(images, ref)

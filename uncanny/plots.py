@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 STAGE_COLOURS = {"divergence": "#cfe8ff", "convergence": "#ffe3b3", "collapse": "#ffc9c9"}
+
+
+def _save(fig, path: str, dpi: int = 90) -> None:
+    """Write the figure atomically (a half-written PNG never replaces a good one) and close it."""
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 def _col(rows, key):
@@ -70,10 +80,7 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
                bbox_to_anchor=(0.5, 0.965))
     fig.suptitle(title, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    fig.savefig(path + ".tmp.png", dpi=90)
-    plt.close(fig)
-    import os
-    os.replace(path + ".tmp.png", path)
+    _save(fig, path, dpi=90)
 
 
 def plot_train_log(rows: list[dict], path: str) -> None:
@@ -90,5 +97,38 @@ def plot_train_log(rows: list[dict], path: str) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
+
+
+def plot_identity(rows: list[dict], ident_step: int | None, path: str) -> None:
+    """A projection's identity curves (plain, transformed, judged) and PSNR over the search."""
+    from .identity import DISAGREE, IDENTITY_THRESHOLD, TRANSFORM_WORDS, TRANSFORMS
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [2, 1]})
+    a = ax[0]
+    a.plot(steps, [r["identity"] for r in rows], color="C0", lw=1, label="plain (the network the loss optimises)")
+    for n, c in zip(TRANSFORMS, ("C1", "C2")):
+        a.plot(steps, [r[f"identity_{n}"] for r in rows], color=c, lw=0.8, alpha=0.7, label=f"both images {TRANSFORM_WORDS[n]}")
+    a.plot(steps, [r["identity_judged"] for r in rows], color="black", lw=1.8,
+           label="judged: worse of the transformed")
+    lost = [(r["step"], r["identity"]) for r in rows if not r.get("face_found", 1)]
+    if lost:  # measured at the target's landmarks: dlib's detector found no face in the frame
+        a.scatter(*zip(*lost), s=18, facecolors="white", edgecolors="C0", zorder=3,
+                  label="no face detected (measured at the target's landmarks)")
+    flagged = [(r["step"], r["identity_judged"]) for r in rows if r.get("disagree")]
+    if flagged:
+        a.scatter(*zip(*flagged), s=14, marker="x", color="red", zorder=4,
+                  label=f"plain and transformed differ by > {DISAGREE} ({len(flagged)} frames)")
+    a.axhline(IDENTITY_THRESHOLD, color="red", ls="--", lw=1, label="same person (0.6)")
+    if ident_step is not None:
+        a.axvline(ident_step, color="green", lw=1, label=f"identifiable (judged) from step {ident_step} on")
+    a.set_xlabel("step")
+    a.set_ylabel("dlib identity distance to the target")
+    a.legend(fontsize=7, loc="upper right")
+    ax[1].plot(steps, [r["psnr"] for r in rows], color="purple")
+    ax[1].set_title("PSNR (dB)")
+    ax[1].set_xlabel("step")
+    for x in ax:
+        x.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, dpi=90)

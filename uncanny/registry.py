@@ -10,6 +10,7 @@ import json
 import os
 
 from .errors import UncannyError
+from .runs import SNAPSHOT_DIR, list_snapshots
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
@@ -38,14 +39,12 @@ def resolve(name_or_path: str | None) -> str:
         return name_or_path
     # RUN/ITER: snapshot ITER of a foil run folder
     run, it = os.path.split(name_or_path.rstrip("/"))
-    if it.isdigit() and os.path.isdir(os.path.join(run, "snapshots")):
-        snap = os.path.join(run, "snapshots", f"iter-{int(it):06d}.safetensors")
-        if not os.path.isfile(snap):
-            have = sorted(f[5:11].lstrip("0") or "0" for f in os.listdir(os.path.join(run, "snapshots"))
-                          if f.startswith("iter-") and f.endswith(".safetensors"))
+    if it.isdigit() and os.path.isdir(os.path.join(run, SNAPSHOT_DIR)):
+        have = list_snapshots(os.path.join(run, SNAPSHOT_DIR), "iter")
+        if int(it) not in have:
             raise UncannyError(f"{name_or_path}: run has no snapshot at iteration {int(it)} "
-                               f"(it has {', '.join(have) or 'none'})")
-        return snap
+                               f"(it has {', '.join(map(str, have)) or 'none'})")
+        return have[int(it)]
     if os.path.isdir(name_or_path):
         raise UncannyError(f"{name_or_path}: is a folder, not a checkpoint (for a foil snapshot use RUN/ITER)")
     models = embedded()

@@ -2,50 +2,63 @@
 
     uncanny sample --model faces64 --n 64 --out samples.png
     uncanny sample --model runs/foil1/500 --seeds 0-15 --truncation 0.7 --out s.png   # foil snapshot
+
+    from uncanny.sample import SampleConfig, sample
+    sample(SampleConfig(model="faces64", n=64, out="samples.png"))
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import torch
 
-from .checkpoint import load_gan
+from .adapters import load_gan
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
+from .options import in_unit_interval, option, positive_or_none, seed_text, validate
+from .options import seeds as seeds_arg
 from .util import resolve_device, seed_z
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]."""
-    seeds = []
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11] (UncannyError on anything else)."""
+    import argparse
     try:
-        for part in filter(None, text.split(",")):
-            if "-" in part.strip()[1:]:
-                a, b = part.rsplit("-", 1)
-                seeds.extend(range(int(a), int(b) + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise UncannyError(f"--seeds {text}: expected numbers and ranges like 0-15,20") from None
-    if not seeds:
-        raise UncannyError(f"--seeds {text}: no seeds")
-    return seeds
+        return list(seeds_arg(text))
+    except argparse.ArgumentTypeError as e:
+        raise UncannyError(f"--seeds {text}: {e}") from None
 
 
-def sample(model: str | None, out: str, seeds: list[int], truncation: float = 1.0,
-           which: str = "g_ema", ncol: int | None = None, device: str | None = None,
-           stage: int | None = None) -> str:
-    if not 0 < truncation <= 1:
-        raise UncannyError(f"--truncation {truncation}: must be in (0, 1]")
-    folder = os.path.dirname(os.path.abspath(out))
+@dataclass
+class SampleConfig:
+    model: str | None = option(None, "checkpoint, embedded name, or foil snapshot RUN/ITER (default: the default model)")
+    out: str = option("samples.png", "PNG to write")
+    n: int | None = option(None, "number of samples, seeds 0..n-1 (overrides --seeds)",
+                           check=positive_or_none)
+    seeds: tuple = option(tuple(range(16)), "sample seeds", type=seeds_arg, show=seed_text)
+    truncation: float = option(1.0, "truncation psi", check=in_unit_interval)
+    generator: str = option("g_ema", "generator to sample", choices=("g_ema", "g"))
+    ncol: int | None = option(None, "grid columns (default: square)", cli=False)
+    stage: int | None = option(None, "resolution of a progressive StyleGAN 1 checkpoint", check=positive_or_none)
+    device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def sample(cfg: SampleConfig) -> str:
+    """Write a grid of samples; returns its path."""
+    validate(cfg)
+    seed_list = list(range(cfg.n)) if cfg.n else list(cfg.seeds)
+    folder = os.path.dirname(os.path.abspath(cfg.out))
+    if os.path.isdir(cfg.out):
+        raise UncannyError(f"{cfg.out}: is a folder; --out names the PNG to write")
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UncannyError(f"{out}: output folder {folder} does not exist or is not writable")
-    dev = resolve_device(device)
-    gan = load_gan(model, which=which, device=dev, stage=stage)
-    z = seed_z(seeds, gan.z_dim, dev)
+        raise UncannyError(f"{cfg.out}: output folder {folder} does not exist or is not writable")
+    dev = resolve_device(cfg.device)
+    gan = load_gan(cfg.model, which=cfg.generator, device=dev, stage=cfg.stage)
+    z = seed_z(seed_list, gan.z_dim, dev)
     with torch.no_grad():
-        imgs = torch.cat([gan.generate(b, truncation) for b in z.split(32)])
-    save_png(out, grid(to_uint8(imgs), ncol=ncol or int(math.ceil(math.sqrt(len(seeds))))))
-    return out
+        imgs = torch.cat([gan.generate(b, cfg.truncation) for b in z.split(32)])
+    save_png(cfg.out, grid(to_uint8(imgs), ncol=cfg.ncol or int(math.ceil(math.sqrt(len(seed_list))))))
+    return cfg.out

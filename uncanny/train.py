@@ -20,75 +20,75 @@ written atomically. Ctrl-C / SIGTERM / --minutes stop after the current step wit
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import math
 import os
 import platform
 import random
-import shutil
 import signal
 import sys
 import threading
 import time
 import dataclasses
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-from . import __version__, nets
+from . import __version__
+from .adapters.stylegan2 import StyleGAN2
 from .augment import diff_augment
-from .nets.stylegan2 import NoiseInjection
 from .checkpoint import load_state, save_checkpoint, save_state
 from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
-from .util import (
-    atomic_write_text,
-    autocast_for,
-    ensure_dir,
-    progress,
-    resolve_device,
-    seed_z,
-)
+from .nets.stylegan2 import NoiseInjection
+from .options import non_negative, on_off, option, positive, positive_or_none, validate
+from .runs import RunFolder, snapshot_name
+from .util import autocast_for, progress, resolve_device, seed_z
+
+
+def _batch_check(v) -> str | None:
+    return None if isinstance(v, int) and v >= 2 else "must be at least 2"
 
 
 @dataclass
 class TrainConfig:
-    data: str
-    out: str
-    kimg: float = 200.0            # training length, thousands of real images shown to D
-    batch: int = 16
-    style_dim: int = 256
-    n_mlp: int = 2                 # mapping depth of NVIDIA's small-data configs (cifar, auto)
-    channel_multiplier: int = 1
-    channel_max: int | None = 256
-    channel_base: int | None = 8192  # widths 4-32 px: 256, 64 px: 128
-    lr: float = 0.0025
-    r1_gamma: float = 0.05
-    d_reg_every: int = 16
-    pl_weight: float = 0.0         # path-length regulariser (StyleGAN2's default 2; off here: it doubles a G step)
-    g_reg_every: int = 4
-    pl_batch_shrink: int = 2
-    ema_kimg: float = 5.0          # half-life of the G_ema average, in kimg
-    ema_rampup: float | None = 0.05
-    mixing: float = 0.9
-    noise: bool = False            # learned noise inputs; off: their strengths stay zero, so the
-                                   # features must come from the styles (with noise on, small-data
-                                   # runs here paint eyes and mouths with the 32 px noise)
-    augment: str = "color,translation,cutout"
-    flip: bool = True
-    snap: float = 10.0             # snapshot every N kimg
-    minutes: float | None = None   # stop cleanly (snapshot + resume state) after this much wall time
-    precision: str = "auto"        # bf16 autocast for G and D (auto: where the CPU/GPU has bf16), or fp32
-    n_sample: int = 32             # fixed-seed sample grid per snapshot
-    seed: int = 0
-    device: str | None = None
-    resume: bool = False
-    overwrite: bool = False
-    extra: dict = field(default_factory=dict)
+    data: str = option(help="folder written by `uncanny data prepare`", positional=True)
+    out: str = option(help="run folder")
+    kimg: float = option(200.0, "training length in thousands of real images shown to D", check=positive)
+    batch: int = option(16, check=_batch_check)
+    style_dim: int = option(256, "width of z and W", check=positive)
+    n_mlp: int = option(2, "mapping network depth (NVIDIA's small-data configs use 2)", check=positive)
+    channel_multiplier: int = option(1, cli=False, check=positive)
+    channel_max: int | None = option(256, "widest layer", check=positive_or_none)
+    channel_base: int | None = option(8192, "widths min(channel_base / res, channel_max): 4-32 px 256, 64 px 128",
+                                      check=positive_or_none)
+    lr: float = option(0.0025, check=positive)
+    r1_gamma: float = option(0.05, "R1 penalty weight on reals", check=non_negative)
+    d_reg_every: int = option(16, "lazy R1 every N steps", cli=False, check=positive)
+    pl_weight: float = option(0.0, "path-length regulariser weight (StyleGAN2 uses 2; 0 turns it off: it "
+                              "doubles the cost of a G step on a CPU)", check=non_negative)
+    g_reg_every: int = option(4, cli=False, check=positive)
+    pl_batch_shrink: int = option(2, cli=False, check=positive)
+    ema_kimg: float = option(5.0, "half-life of G_ema in kimg", check=positive)
+    ema_rampup: float | None = option(0.05, cli=False, check=positive_or_none)
+    mixing: float = option(0.9, "style-mixing probability", cli=False, check=non_negative)
+    noise: bool = option(False, "learned noise inputs (off holds their strengths at zero, so features come from "
+                         "the styles; with noise on, small-data runs here paint eyes and mouths with the 32 px "
+                         "noise)", type=on_off, show=lambda v: "on" if v else "off", metavar="on|off")
+    augment: str = option("color,translation,cutout", "DiffAugment policy ('' for none)")
+    flip: bool = option(True, "horizontal flips of the reals", cli=False)
+    snap: float = option(10.0, "snapshot every N kimg", check=positive)
+    minutes: float | None = option(None, "stop cleanly (snapshot + resume state) after this much wall time",
+                                   check=positive_or_none)
+    precision: str = option("auto", "bf16 autocast for the G and D forwards (auto: where the hardware has "
+                            "native bf16), or fp32", choices=("auto", "bf16", "fp32"))
+    n_sample: int = option(32, "fixed-seed samples per snapshot grid", cli=False, check=positive)
+    seed: int = option(0, check=non_negative)
+    device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+    resume: bool = option(False, "continue the run in --out with its own recipe")
+    overwrite: bool = option(False, "replace an existing training run")
 
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite")
@@ -112,6 +112,9 @@ class TrainConfig:
             base = {**cls.BEFORE_OPTION, **base}
             return cls(data=data, out=out, resume=True, **{**base, **given})
         return cls(data=data, out=out, resume=resume, **given)
+
+    def validate(self):
+        validate(self)
 
 
 def _ddp():
@@ -292,53 +295,40 @@ class _StopRequest:
         self.old = {}
 
 
-def _truncate_log(path: str, step: int) -> None:
-    """Drop log.csv rows past `step` (written after the state being resumed from), and bring
-    a log written with other columns to LOG_COLUMNS (missing values left empty)."""
-    if not os.path.isfile(path):
-        return
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        header, rows = reader.fieldnames, list(reader)
-    keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
-    if len(keep) != len(rows) or header != LOG_COLUMNS:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, LOG_COLUMNS, restval="", extrasaction="ignore")
-        w.writeheader()
-        w.writerows(keep)
-        atomic_write_text(path, buf.getvalue())
+def _log_upto(run: RunFolder, step: int) -> list[dict]:
+    """log.csv's rows up to `step` (rows written after the state being resumed from would repeat),
+    as LOG_COLUMNS (a log written with other columns gets empty values for the new ones)."""
+    rows = [r for r in run.read_csv("log.csv") if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
+    return [{k: r.get(k) or "" for k in LOG_COLUMNS} for r in rows]
 
 
 def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     """Run (or resume) training; returns the path of the last snapshot."""
+    cfg.validate()
     rank, world = _ddp()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
-    if cfg.kimg <= 0:
-        raise UncannyError(f"--kimg {cfg.kimg}: must be positive")
-    if cfg.batch % world or cfg.batch < 2:
-        raise UncannyError(f"--batch {cfg.batch}: must be at least 2 and divisible by the {world} processes")
+    if cfg.batch % world:
+        raise UncannyError(f"--batch {cfg.batch}: must be divisible by the {world} processes")
+    run = RunFolder(cfg.out, "train")
+    if rank == 0:
+        run.check(cfg.resume, cfg.overwrite)      # refuse early; nothing is deleted yet
     data = load_dataset(cfg.data)
     res = data.shape[1]
     if res & (res - 1) or res < 8:
         raise UncannyError(f"{cfg.data}: resolution {res} is not a power of two >= 8")
 
-    resume_path = os.path.join(cfg.out, "resume.safetensors")
+    resume_path = run.file("resume.safetensors")
     if rank == 0:
-        if os.path.isdir(cfg.out) and os.listdir(cfg.out) and not (cfg.resume or cfg.overwrite):
-            raise UncannyError(f"{cfg.out}: run folder exists (use --resume to continue or --overwrite)")
-        if cfg.overwrite and not cfg.resume and os.path.isdir(cfg.out):
-            shutil.rmtree(cfg.out)
-        for sub in ("", "snapshots", "samples"):
-            ensure_dir(os.path.join(cfg.out, sub), "run folder")
+        run.open(cfg.resume, cfg.overwrite, subdirs=("snapshots", "samples"))
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
                 "channel_base": cfg.channel_base}
-    G, D = nets.build("stylegan2", arch_cfg)
-    G_ema, _ = nets.build("stylegan2", arch_cfg)
+    G, D = StyleGAN2.build(arch_cfg)
+    G_ema, _ = StyleGAN2.build(arch_cfg)
     G_ema.load_state_dict(G.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device).eval()
     G_ema.requires_grad_(False)
@@ -353,7 +343,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             trainer.mean_path_length = extra["mean_path_length"]
         if "last_r1_pl" in extra:  # the regularisers' last values, as log.csv reports them
             trainer.r1_val, trainer.pl_val = (float(v) for v in extra["last_r1_pl"])
-    elif cfg.resume and rank == 0 and os.path.isdir(cfg.out) and os.listdir(os.path.join(cfg.out, "snapshots")):
+    elif cfg.resume and rank == 0 and run.snapshots("kimg") | run.snapshots("img"):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
     # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
@@ -366,7 +356,6 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     total_steps = math.ceil(cfg.kimg * 1000 / cfg.batch)
     snap_steps = max(1, round(cfg.snap * 1000 / cfg.batch))
     sample_z = seed_z(range(cfg.n_sample), cfg.style_dim, device)
-    log_path = os.path.join(cfg.out, "log.csv")
     run_info = {"config": asdict(cfg), "arch": arch_cfg, "version": __version__, "torch": torch.__version__,
                 "machine": platform.platform(), "cpu_threads": torch.get_num_threads(),
                 "device": str(device), "world_size": world, "dataset_images": len(reals),
@@ -382,17 +371,18 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
 
     def snapshot(step_now):
         kimg = step_now * cfg.batch / 1000
-        tag = f"kimg-{round(kimg):06d}" if kimg >= 1 or kimg == 0 else f"img-{step_now * cfg.batch:06d}"
+        prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", step_now * cfg.batch)
         meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
                                "dataset_images": len(reals)},
                 "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
         if licence:
             meta["provenance"]["licence"] = licence
+        ema = StyleGAN2(G_ema, None, None, arch_cfg, {}, cfg.out)
         with torch.no_grad():
-            w_avg = G_ema.mean_latent(4096)
-            imgs = torch.cat([nets.generate(G_ema, z) for z in sample_z.split(16)])
-        save_png(os.path.join(cfg.out, "samples", tag + ".png"), grid(to_uint8(imgs), ncol=8))
-        path = os.path.join(cfg.out, "snapshots", tag + ".safetensors")
+            ema.w_avg = w_avg = ema.estimate_w_avg()
+            imgs = torch.cat([ema.generate(z) for z in sample_z.split(16)])
+        save_png(run.file("samples", snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
+        path = run.snapshot_path(prefix, n)
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent},
@@ -400,17 +390,14 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                     "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64)})
         return path
 
+    log_rows = []
     if rank == 0:
-        run_info["recipe_changes"] = _recipe_changes(os.path.join(cfg.out, "run.json"), cfg, step)
-        atomic_write_text(os.path.join(cfg.out, "run.json"), json.dumps(run_info, indent=1, default=str))
+        run_info["recipe_changes"] = _recipe_changes(run.file("run.json"), cfg, step)
+        run.write_json("run.json", run_info)
         if step == 0:
             snapshot(0)
-        _truncate_log(log_path, step)  # rows written after the resume point would repeat
-        new_log = not os.path.isfile(log_path)
-        log_f = open(log_path, "a", newline="")
-        log = csv.writer(log_f)
-        if new_log:
-            log.writerow(LOG_COLUMNS)
+        log_rows = _log_upto(run, step)
+        run.write_csv("log.csv", LOG_COLUMNS, log_rows)
 
     last_path, done = None, step
     bar = progress(range(step, total_steps), initial=step, total=total_steps, desc="train",
@@ -434,9 +421,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         if rank == 0:
             if done % 10 == 0 or done == total_steps:
                 spk = t_spent / max(done * cfg.batch / 1000, 1e-9)
-                log.writerow([done, f"{done * cfg.batch / 1000:.3f}"]
-                             + [f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]] + [f"{spk:.1f}"])
-                log_f.flush()
+                log_rows.append({"step": done, "kimg": f"{done * cfg.batch / 1000:.3f}",
+                                 **{k: f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]}, "sec_per_kimg": f"{spk:.1f}"})
+                run.write_csv("log.csv", LOG_COLUMNS, log_rows)   # atomic: a kill never leaves half a row
                 bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{stats['loss_d']:.3f}",
                                 g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
             if done % snap_steps == 0 or done == total_steps or out_of_time:
@@ -451,8 +438,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         dist.barrier()
         dist.destroy_process_group()
     if rank == 0:
-        log_f.close()
-        if last_path is None:
-            snaps = sorted(os.listdir(os.path.join(cfg.out, "snapshots")))
-            last_path = os.path.join(cfg.out, "snapshots", [s for s in snaps if s.endswith(".safetensors")][-1])
+        if last_path is None:   # nothing left to train: the run's newest snapshot
+            snaps = {**{n * 1000: p for n, p in run.snapshots("kimg").items()}, **run.snapshots("img")}
+            last_path = snaps[max(snaps)]
+        run.release()
     return last_path

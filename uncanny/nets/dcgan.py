@@ -2,14 +2,13 @@
 
 Its `weights.tar` holds `netG_state_dict`, which loads into `Generator()` unchanged. The
 package ships no discriminator; `Discriminator()` is the matching architecture (keys
-`main.*`), which returns a logit (the tutorial's final Sigmoid is applied only in `prob`).
+`main.*`) without the tutorial's final Sigmoid: it returns a logit.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 
@@ -21,8 +20,6 @@ class DCGANConfig:
     nc: int = 3
     size: int = 64
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Generator(nn.Module):
@@ -64,6 +61,3 @@ class Discriminator(nn.Module):
 
     def forward(self, x):
         return self.main(x).view(x.shape[0], 1)
-
-    def prob(self, x) -> torch.Tensor:
-        return torch.sigmoid(self.forward(x))

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import math
 import random
-import re
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from ..errors import UncannyError
 
 G_CHANNELS = [(512, 512), (512, 512), (512, 512), (512, 512), (512, 256), (256, 128), (128, 64), (64, 32), (32, 16)]
 D_CHANNELS = [(16, 32), (32, 64), (64, 128), (128, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
@@ -191,7 +188,7 @@ class Synthesis(nn.Module):
 def stage_to_step(stage: int) -> int:
     step = int(math.log2(stage)) - 2
     if stage < 8 or 2 ** (step + 2) != stage or step > 8:
-        raise UncannyError(f"--stage {stage}: must be a power of two from 8 to 1024")
+        raise ValueError(f"stage {stage}: must be a power of two from 8 to 1024")
     return step
 
 
@@ -281,41 +278,3 @@ class Discriminator(nn.Module):
                 skip = self.from_rgb[index + 1](F.avg_pool2d(x, 2))
                 out = (1 - alpha) * skip + alpha * out
         return self.linear(out.squeeze(2).squeeze(2))
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def infer_config(path: str, g: dict, d: dict | None, stage: int | None) -> dict:
-    if stage is None:
-        m = re.search(r"(\d{1,4})px", path)
-        if not m:
-            raise UncannyError(f"{path}: a StyleGAN 1 checkpoint holds every resolution; say which to use "
-                               f"with --stage (8, 16, ..., 1024), e.g. --stage 256")
-        stage = int(m.group(1))
-    stage_to_step(stage)
-    n_mlp = sum(1 for k in g if k.startswith("style.") and k.endswith("linear.weight_orig"))
-    code_dim = g["style.1.linear.weight_orig"].shape[0]
-    fused = "generator.progression.5.conv1.0.weight" in g
-    cfg = dict(code_dim=int(code_dim), n_mlp=int(n_mlp), stage=int(stage), fused=fused, from_rgb_activate=True)
-    if d is not None:
-        cfg["from_rgb_activate"] = "from_rgb.0.0.conv.weight_orig" in d
-        if ("progression.0.conv2.1.weight" in d) != fused:
-            raise UncannyError(f"{path}: generator and discriminator disagree on fused up/downsampling")
-    return cfg
-
-
-def read_stylegan1(path: str, obj: dict, stage: int | None = None):
-    """rosinality style-based-gan-pytorch checkpoint -> uncanny Checkpoint (arch stylegan1)."""
-    from ..checkpoint import Checkpoint
-    g = obj.get("g_running") or obj.get("generator")
-    if not isinstance(g, dict):
-        raise UncannyError(f"{path}: StyleGAN 1 checkpoint without a generator state dict")
-    d = obj.get("discriminator") if isinstance(obj.get("discriminator"), dict) else None
-    cfg = infer_config(path, g, d, stage)
-    ck = Checkpoint(path, "stylegan1", cfg, {"format": "rosinality-stylegan1", "config": cfg,
-                                            "provenance": {"converted_from": path}})
-    for src, dst in (("generator", "g"), ("g_running", "g_ema"), ("discriminator", "d")):
-        if isinstance(obj.get(src), dict):
-            ck.state[dst] = {k: v.float() for k, v in obj[src].items()}
-    return ck

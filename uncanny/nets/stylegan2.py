@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -70,8 +70,6 @@ class StyleGAN2Config:
         if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
             raise ValueError(f"size must be a power of two between 4 and 1024, got {self.size}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # ----------------------------------------------------------------------------- basic layers
@@ -159,7 +157,7 @@ class ScaledLeakyReLU(nn.Module):
 
 class ModulatedConv2d(nn.Module):
     def __init__(self, in_ch, out_ch, kernel_size, style_dim, demodulate=True,
-                 upsample=False, downsample=False, blur_kernel=BLUR, fused=False):
+                 upsample=False, downsample=False, blur_kernel=BLUR):
         super().__init__()
         self.in_channel, self.out_channel, self.kernel_size = in_ch, out_ch, kernel_size
         self.upsample, self.downsample = upsample, downsample
@@ -174,12 +172,12 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
         self.demodulate = demodulate
-        self.fused = fused
+        self.reference = False  # True: the grouped-conv reference formulation (set_reference)
         self.winograd = True   # fast path's 3x3 convs by Winograd on the CPU (see ops.conv3x3)
 
     def forward(self, x, style):
         # x: (B, in, H, W); style: (B, style_dim) -> (B, out, H', W')
-        if self.fused:
+        if self.reference:
             return self._forward_grouped(x, style)
         out, dcoefs = self.forward_parts(x, style)
         return out if dcoefs is None else out * dcoefs.view(*dcoefs.shape, 1, 1)
@@ -263,7 +261,7 @@ class StyledConv(nn.Module):
         self.reference = False
 
     def forward(self, x, style, noise=None):
-        if self.reference or self.conv.fused:
+        if self.reference:
             return self.activate(self.noise(self.conv(x, style), noise=noise))
         # sqrt(2) leaky_relu(out * d + w_n * noise + b) = leaky_relu(out * (g d) + (g w_n) * noise + g b)
         g = math.sqrt(2)
@@ -488,14 +486,9 @@ def set_reference(module: nn.Module, on: bool = True) -> nn.Module:
     fast path (off, the default): ModulatedConv2d's grouped conv, and the unfused
     StyledConv / ConvLayer / ResBlock."""
     for m in module.modules():
-        if isinstance(m, ModulatedConv2d):
-            m.fused = on
-        if isinstance(m, (StyledConv, ConvLayer, ResBlock)):
+        if isinstance(m, (ModulatedConv2d, StyledConv, ConvLayer, ResBlock)):
             m.reference = on
     return module
-
-
-set_fused = set_reference  # the name rosinality uses for the grouped modulated conv
 
 
 def set_winograd(module: nn.Module, on: bool = True) -> nn.Module:

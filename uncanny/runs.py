@@ -1,0 +1,210 @@
+"""Run folders: the one place that creates, refuses, resumes and overwrites them, writes their
+records atomically, and names and parses their snapshot files. Every verb that writes a run
+(train, foil, project, ...) goes through `RunFolder`.
+
+    run = RunFolder("runs/foil1", "foil")
+    recorded = run.open(resume=False, overwrite=False)   # the recorded run.json when resuming
+    run.write_json("run.json", {...})                    # atomic; `verb` is added
+    run.write_csv("metrics.csv", COLUMNS, rows)          # atomic, whole file
+    run.snapshot_path("iter", 250)                       # RUN/snapshots/iter-000250.safetensors
+    run.snapshots("iter")                                # {0: path, 250: path, ...}
+
+The rules, the same for every verb:
+  * a new run needs an empty or missing folder; a folder with anything in it is refused unless
+    --resume or --overwrite is given;
+  * --resume continues only a run of the same verb (its run.json says so); a missing or empty
+    folder starts a new run;
+  * --overwrite deletes the folder only if it is a run of the same verb, and only when the
+    verb calls `open`, which it does after checking its inputs (a typo never costs a run);
+  * while a run is open, a lock file stops a second process from writing into it.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+import re
+import shutil
+
+from .errors import UncannyError
+from .util import atomic_write_text
+
+RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
+SNAPSHOT_DIR = "snapshots"
+# iter-000250 (foil), kimg-000060 and img-000040 (train: under 1 kimg, in images)
+SNAPSHOT_PREFIXES = ("iter", "kimg", "img")
+_SNAPSHOT = re.compile(r"^(iter|kimg|img)-(\d{6,})\.(safetensors|png)$")
+
+# Runs written before run.json named its verb, recognised by the files only that verb writes.
+_LEGACY_MARKERS = {"foil": ("metrics.csv",), "train": ("log.csv", "resume.safetensors"),
+                   "project": ("summary.json",)}
+
+
+def snapshot_name(prefix: str, n: int, ext: str = "safetensors") -> str:
+    """'iter', 250 -> 'iter-000250.safetensors'."""
+    if prefix not in SNAPSHOT_PREFIXES:
+        raise ValueError(f"snapshot prefix must be one of {SNAPSHOT_PREFIXES}, got {prefix!r}")
+    return f"{prefix}-{int(n):06d}.{ext}"
+
+
+def parse_snapshot(filename: str) -> tuple[str, int] | None:
+    """'iter-000250.safetensors' -> ('iter', 250); None for anything else."""
+    m = _SNAPSHOT.match(os.path.basename(filename))
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def list_snapshots(folder: str, prefix: str, ext: str = "safetensors") -> dict[int, str]:
+    """{n: path} of the `prefix` snapshot files in `folder`, in order."""
+    if not os.path.isdir(folder):
+        return {}
+    found = {}
+    for f in os.listdir(folder):
+        p = parse_snapshot(f)
+        if p is not None and p[0] == prefix and f.endswith("." + ext):
+            found[p[1]] = os.path.join(folder, f)
+    return dict(sorted(found.items()))
+
+
+def recorded_verb(path: str) -> str | None:
+    """The verb that wrote the run in `path` (from its run.json, or for older runs the files only
+    that verb writes), or None if the folder is not a run."""
+    run_json = os.path.join(path, RUN_FILE)
+    if os.path.isfile(run_json):
+        try:
+            with open(run_json) as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            rec = None
+        if isinstance(rec, dict) and isinstance(rec.get("verb"), str):
+            return rec["verb"]
+    for verb, markers in _LEGACY_MARKERS.items():
+        if any(os.path.isfile(os.path.join(path, m)) for m in markers):
+            return verb
+    return None
+
+
+class RunFolder:
+    def __init__(self, path: str, verb: str):
+        if not path or not path.strip():
+            raise UncannyError("--out: an empty path is not a run folder")
+        self.path, self.verb = path, verb
+        self._lock = None
+
+    def file(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    # ---- create / refuse / resume / overwrite
+
+    def has_content(self) -> bool:
+        return os.path.isdir(self.path) and any(f != LOCK_FILE for f in os.listdir(self.path))
+
+    def check(self, resume: bool = False, overwrite: bool = False) -> dict | None:
+        """Apply the rules without changing anything; returns the recorded run.json when
+        resuming an existing run (None when there is nothing to resume)."""
+        if resume and overwrite:
+            raise UncannyError("--resume and --overwrite: give one of them")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UncannyError(f"{self.path}: exists and is not a folder")
+        if not self.has_content():
+            return None
+        found = recorded_verb(self.path)
+        if not (resume or overwrite):
+            raise UncannyError(f"{self.path}: run folder already exists (use --resume to continue it, "
+                               f"--overwrite to start again)")
+        what = "resume" if resume else "overwrite"
+        if found != self.verb:
+            kind = f"a {found} run" if found else "not a run folder"
+            raise UncannyError(f"{self.path}: --{what} refuses: the folder is {kind}, not a {self.verb} run")
+        if resume:
+            rec = self.read_json(RUN_FILE) if os.path.isfile(self.file(RUN_FILE)) else None
+            if rec is None:
+                raise UncannyError(f"{self.path}: {RUN_FILE} missing, cannot resume this run")
+            return rec
+        return None
+
+    def open(self, resume: bool = False, overwrite: bool = False, subdirs: tuple[str, ...] = ()) -> dict | None:
+        """Check (see `check`), then delete the old run on --overwrite, create the folder and
+        its `subdirs`, and take the run's lock. Call it after the verb's inputs are checked."""
+        recorded = self.check(resume, overwrite)
+        if overwrite and self.has_content():
+            self._take_lock()     # never delete a run another process is writing
+            self.release()
+            shutil.rmtree(self.path)
+        for sub in ("",) + tuple(subdirs):
+            d = self.file(sub) if sub else self.path
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise UncannyError(f"{d}: cannot create run folder ({e.strerror})") from None
+        self._take_lock()
+        return recorded
+
+    def _take_lock(self):
+        if self._lock is not None:
+            return
+        try:
+            f = open(self.file(LOCK_FILE), "a")
+        except OSError as e:
+            raise UncannyError(f"{self.path}: cannot write in the run folder ({e.strerror})") from None
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise UncannyError(f"{self.path}: another uncanny process is writing this run "
+                               f"(wait for it to finish, or stop it)") from None
+        self._lock = f
+
+    def release(self):
+        """Let go of the run's lock (the process exiting does the same)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # ---- records
+
+    def write_json(self, name: str, obj: dict) -> str:
+        if name == RUN_FILE:
+            obj = {"verb": self.verb, **obj}
+        path = self.file(name)
+        atomic_write_text(path, json.dumps(obj, indent=1, default=str) + "\n")
+        return path
+
+    def read_json(self, name: str) -> dict:
+        path = self.file(name)
+        try:
+            with open(path) as f:
+                obj = json.load(f)
+        except (OSError, ValueError) as e:
+            raise UncannyError(f"{path}: unreadable ({e})") from None
+        if not isinstance(obj, dict):
+            raise UncannyError(f"{path}: expected a JSON object, found {type(obj).__name__}")
+        return obj
+
+    def write_csv(self, name: str, columns: list[str], rows: list[dict]) -> str:
+        """The whole table, atomically (values missing from a row are left empty)."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, restval="", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        path = self.file(name)
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+    def read_csv(self, name: str) -> list[dict]:
+        path = self.file(name)
+        if not os.path.isfile(path):
+            return []
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    # ---- snapshots
+
+    def snapshot_path(self, prefix: str, n: int) -> str:
+        return self.file(SNAPSHOT_DIR, snapshot_name(prefix, n))
+
+    def snapshots(self, prefix: str) -> dict[int, str]:
+        return list_snapshots(self.file(SNAPSHOT_DIR), prefix)
