@@ -12,7 +12,7 @@ from uncanny.adapters import load_gan
 from uncanny.checkpoint import read_checkpoint, save_checkpoint
 from uncanny.errors import UncannyError
 
-from .conftest import TINY_SG2
+from ..conftest import TINY_SG2
 
 
 def test_round_trip_gives_identical_outputs(tmp_path):

@@ -16,7 +16,7 @@ from uncanny.checkpoint import read_checkpoint, save_checkpoint
 from uncanny.cli import main
 from uncanny.foil import FoilConfig, foil, label_stages
 
-from .conftest import TINY_SG2
+from ..conftest import TINY_SG2
 
 
 def _rows(run):

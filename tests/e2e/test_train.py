@@ -174,7 +174,7 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
     folder; training resumes from the carried step with the same recipe."""
     import subprocess
     import sys
-    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "carry_run.py")
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "carry_run.py")
     out, carried, other = str(tmp_path / "run"), str(tmp_path / "carried"), str(tmp_path / "elsewhere")
     train(TrainConfig.for_call(tiny_dataset, out, kimg=0.04, **TINY), show_progress=False)
     for args in (["pack", out, carried], ["unpack", carried, other]):
