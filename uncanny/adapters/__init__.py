@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import torch
 
+from .. import registry
 from ..checkpoint import Checkpoint, load_into
 from ..errors import UncannyError
+from ..formats import read_any
 from .base import GAN
 from .dcgan import DCGAN
 from .stylegan1 import StyleGAN1
@@ -73,6 +75,4 @@ def load_gan(path: str | None, which: str = "g_ema", need_d: bool = False,
 
     `path`: a checkpoint (.safetensors, rosinality .pt, NVIDIA .pkl), an embedded model name
     (`uncanny models`), a foil snapshot RUN/ITER, or None for the default model."""
-    from .. import registry
-    from ..formats import read_any
     return from_checkpoint(read_any(registry.resolve(path), stage), which, need_d, device)
