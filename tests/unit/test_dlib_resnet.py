@@ -53,7 +53,7 @@ def test_identity_loss_has_gradients_and_is_zero_on_the_target(photo_faces):
     img, face = photo_faces[0]
     target = align_face(img, face.landmarks, 64)
     loss = IdentityLoss.from_target(target, upscale=4)
-    y = torch.from_numpy(target).permute(2, 0, 1)[None].float() / 127.5 - 1
+    y = torch.from_numpy(target.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     assert float(loss(y)) < 1e-5
     # close to dlib's own measurement pipeline on the same 64 px face (only the resampling differs)
     assert np.linalg.norm(loss.target_desc[0].numpy() - faces.descriptors(target[None], upscale=4)[0]) < 0.1
