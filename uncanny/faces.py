@@ -147,10 +147,10 @@ def detection_rate(images: np.ndarray, upscale: int = 4, upsample: int = 0, show
 def face_net(device: str = "cpu"):
     """dlib's descriptor network ported to PyTorch (differentiable, any device), weights read
     from the same file dlib uses. Equal to dlib's own descriptors (tests)."""
-    from .nets.dlib_resnet import DlibFaceNet
+    from .formats import read_dlib_face_net
     path = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
     try:
-        return DlibFaceNet.from_dat(path).to(device)
+        return read_dlib_face_net(path).to(device)
     except ValueError as e:
         raise UncannyError(f"{path}: {e}") from None
 

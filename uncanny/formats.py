@@ -25,11 +25,13 @@ import pickle
 import re
 import zipfile
 
+import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, read_checkpoint
 from .errors import UncannyError
 from .nets import stylegan2 as S2
+from .nets.dlib_resnet import DlibFaceNet
 from .nets.stylegan1 import stage_to_step
 
 # ----------------------------------------------------------------------------- safe unpickling
@@ -394,6 +396,90 @@ def read_nvidia(path: str):
     ck.state = _with_fixed_buffers(config, {k: {n: t.float() for n, t in v.items()} for k, v in state.items()})
     ck.w_avg = w_avg.float() if w_avg is not None else None
     return ck
+
+
+# ----------------------------------------------------------------------------- dlib's face-recognition network
+
+
+def read_dlib_face_net(path: str | os.PathLike) -> DlibFaceNet:
+    """Read the weights from dlib's serialised network; ValueError if the file is not
+    dlib_face_recognition_resnet_model_v1 (layer names, counts and shapes are checked)."""
+    data = open(path, "rb").read()
+    net = DlibFaceNet()
+    m = re.search(rb"\x01\x15input_rgb_image_sized", data)
+    if not data.startswith(b"\x01\x01\x01\x0dloss_metric") or m is None:
+        raise ValueError("not a dlib metric-learning network (loss_metric / input_rgb_image_sized missing)")
+    pos = m.end()
+    means = []
+    for _ in range(3):
+        v, pos = _read_float(data, pos)
+        means.append(v)
+    net.mean.copy_(torch.tensor(means).view(1, 3, 1, 1))
+
+    convs = [m.end() for m in re.finditer(rb"\x01\x05con_4", data)]
+    affines = [m.end() for m in re.finditer(rb"\x01\x07affine_", data)]
+    fcs = [m.end() for m in re.finditer(rb"\x01\x04fc_2", data)]
+    conv_mods = [net.conv] + [c for b in net.blocks for c in (b.conv1, b.conv2)]
+    bn_mods = [net.bn] + [a for b in net.blocks for a in (b.bn1, b.bn2)]
+    if (len(convs), len(affines), len(fcs)) != (len(conv_mods), len(bn_mods), 1):
+        raise ValueError(f"expected {len(conv_mods)} con_, {len(bn_mods)} affine_ and 1 fc_ layers, "
+                         f"found {len(convs)}, {len(affines)}, {len(fcs)}")
+    with torch.no_grad():
+        for pos, conv in zip(convs, conv_mods):   # dlib writes the layers input side first
+            params, pos = _read_tensor(data, pos)
+            n_filters, _ = _read_int(data, pos)
+            n_w = conv.weight.numel()
+            if params.size != n_w + conv.bias.numel() or n_filters != conv.out_channels:
+                raise ValueError(f"con_ layer at byte {pos}: {params.size} parameters, "
+                                 f"expected {n_w + conv.bias.numel()}")
+            conv.weight.copy_(torch.from_numpy(params[:n_w]).view_as(conv.weight))
+            conv.bias.copy_(torch.from_numpy(params[n_w:]))
+        for pos, bn in zip(affines, bn_mods):
+            params, _ = _read_tensor(data, pos)
+            if params.size != 2 * bn.gamma.numel():
+                raise ValueError(f"affine_ layer at byte {pos}: {params.size} parameters, "
+                                 f"expected {2 * bn.gamma.numel()}")
+            bn.gamma.copy_(torch.from_numpy(params[:bn.gamma.numel()]))
+            bn.beta.copy_(torch.from_numpy(params[bn.gamma.numel():]))
+        pos = fcs[0]
+        n_out, pos = _read_int(data, pos)
+        n_in, pos = _read_int(data, pos)
+        params, _ = _read_tensor(data, pos)
+        if (n_out, n_in, params.size) != (128, 256, 128 * 256):
+            raise ValueError(f"fc_ layer: {n_in} -> {n_out}, expected 256 -> 128")
+        net.fc.weight.copy_(torch.from_numpy(params.reshape(256, 128).T.copy()))  # dlib: x @ W
+    return net.eval().requires_grad_(False)
+
+
+# dlib's serialisation: an integer is one byte (its length in the low 4 bits, bit 7 = negative)
+# followed by that many little-endian bytes; a float is an integer mantissa and an integer
+# exponent; a tensor is a version, four integer dimensions and raw little-endian float32s.
+
+def _read_int(data: bytes, pos: int) -> tuple[int, int]:
+    head = data[pos]
+    n = head & 0x0F
+    v = int.from_bytes(data[pos + 1:pos + 1 + n], "little")
+    return (-v if head & 0x80 else v), pos + 1 + n
+
+
+def _read_float(data: bytes, pos: int) -> tuple[float, int]:
+    mantissa, pos = _read_int(data, pos)
+    exponent, pos = _read_int(data, pos)
+    return float(mantissa) * 2.0 ** exponent, pos
+
+
+def _read_tensor(data: bytes, pos: int) -> tuple[np.ndarray, int]:
+    version, pos = _read_int(data, pos)
+    if version != 2:
+        raise ValueError(f"tensor at byte {pos}: serialisation version {version}, expected 2")
+    dims = []
+    for _ in range(4):
+        d, pos = _read_int(data, pos)
+        dims.append(d)
+    n = int(np.prod(dims))
+    if pos + 4 * n > len(data):
+        raise ValueError(f"tensor at byte {pos}: {n} floats run past the end of the file (truncated?)")
+    return np.frombuffer(data, dtype="<f4", count=n, offset=pos).copy(), pos + 4 * n
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from uncanny import faces
 from uncanny.errors import UncannyError
 from uncanny.losses import IdentityLoss
-from uncanny.nets.dlib_resnet import DlibFaceNet
+from uncanny.formats import read_dlib_face_net
 
 HOPPER = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
 MODEL = "dlib_face_recognition_resnet_model_v1.dat"
@@ -69,10 +69,10 @@ def test_damaged_model_files_are_refused(tmp_path):
     cut = tmp_path / "cut.dat"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="expected 29 con_"):
-        DlibFaceNet.from_dat(cut)
+        read_dlib_face_net(cut)
     other = tmp_path / "other.dat"
     other.write_bytes(open(faces.dlib_model_path("shape_predictor_5_face_landmarks.dat"), "rb").read())
     with pytest.raises(ValueError, match="not a dlib metric-learning network"):
-        DlibFaceNet.from_dat(other)
+        read_dlib_face_net(other)
     with pytest.raises(UncannyError):
         faces.dlib_model_path("no_such_model.dat")

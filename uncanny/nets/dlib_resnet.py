@@ -3,10 +3,10 @@
 dlib measures identity with this network: a 150x150 face chip goes in, a 128-D descriptor
 comes out, and two faces closer than 0.6 are taken to be the same person. Ported here so the
 descriptor is differentiable (projection can use it as a loss) and runs on a GPU too. The
-weights are read from dlib's own file, shipped by `face_recognition_models`; the file is a
-plain binary stream (no code in it) and is parsed here directly:
+weights are read from dlib's own file, shipped by `face_recognition_models` (a plain binary
+stream, no code in it), by uncanny.formats.read_dlib_face_net:
 
-    net = DlibFaceNet.from_dat(path)              # about 1 s, 5.6M parameters
+    net = read_dlib_face_net(path)                # about 1 s, 5.6M parameters
     desc = net(chips)                             # chips (B, 3, 150, 150) RGB in [0, 255] -> (B, 128)
 
 The architecture is dlib's `anet_type` from dnn_face_recognition_ex.cpp (a ResNet-29 with
@@ -17,10 +17,6 @@ overlap (the smaller tensor is zero-padded at the bottom / right and in channels
 
 from __future__ import annotations
 
-import os
-import re
-
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -91,86 +87,3 @@ class DlibFaceNet(nn.Module):
         x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 3, stride=2)  # 150 -> 72 -> 35
         x = self.blocks(x)                                             # 35 -> 17 -> 8 -> 4 -> 2
         return self.fc(x.mean(dim=(2, 3)))
-
-    # ------------------------------------------------------------------------- dlib's file
-
-    @classmethod
-    def from_dat(cls, path: str | os.PathLike) -> "DlibFaceNet":
-        """Read the weights from dlib's serialised network; ValueError if the file is not
-        dlib_face_recognition_resnet_model_v1 (layer names, counts and shapes are checked)."""
-        data = open(path, "rb").read()
-        net = cls()
-        m = re.search(rb"\x01\x15input_rgb_image_sized", data)
-        if not data.startswith(b"\x01\x01\x01\x0dloss_metric") or m is None:
-            raise ValueError("not a dlib metric-learning network (loss_metric / input_rgb_image_sized missing)")
-        pos = m.end()
-        means = []
-        for _ in range(3):
-            v, pos = _read_float(data, pos)
-            means.append(v)
-        net.mean.copy_(torch.tensor(means).view(1, 3, 1, 1))
-
-        convs = [m.end() for m in re.finditer(rb"\x01\x05con_4", data)]
-        affines = [m.end() for m in re.finditer(rb"\x01\x07affine_", data)]
-        fcs = [m.end() for m in re.finditer(rb"\x01\x04fc_2", data)]
-        conv_mods = [net.conv] + [c for b in net.blocks for c in (b.conv1, b.conv2)]
-        bn_mods = [net.bn] + [a for b in net.blocks for a in (b.bn1, b.bn2)]
-        if (len(convs), len(affines), len(fcs)) != (len(conv_mods), len(bn_mods), 1):
-            raise ValueError(f"expected {len(conv_mods)} con_, {len(bn_mods)} affine_ and 1 fc_ layers, "
-                             f"found {len(convs)}, {len(affines)}, {len(fcs)}")
-        with torch.no_grad():
-            for pos, conv in zip(convs, conv_mods):   # dlib writes the layers input side first
-                params, pos = _read_tensor(data, pos)
-                n_filters, _ = _read_int(data, pos)
-                n_w = conv.weight.numel()
-                if params.size != n_w + conv.bias.numel() or n_filters != conv.out_channels:
-                    raise ValueError(f"con_ layer at byte {pos}: {params.size} parameters, "
-                                     f"expected {n_w + conv.bias.numel()}")
-                conv.weight.copy_(torch.from_numpy(params[:n_w]).view_as(conv.weight))
-                conv.bias.copy_(torch.from_numpy(params[n_w:]))
-            for pos, bn in zip(affines, bn_mods):
-                params, _ = _read_tensor(data, pos)
-                if params.size != 2 * bn.gamma.numel():
-                    raise ValueError(f"affine_ layer at byte {pos}: {params.size} parameters, "
-                                     f"expected {2 * bn.gamma.numel()}")
-                bn.gamma.copy_(torch.from_numpy(params[:bn.gamma.numel()]))
-                bn.beta.copy_(torch.from_numpy(params[bn.gamma.numel():]))
-            pos = fcs[0]
-            n_out, pos = _read_int(data, pos)
-            n_in, pos = _read_int(data, pos)
-            params, _ = _read_tensor(data, pos)
-            if (n_out, n_in, params.size) != (128, 256, 128 * 256):
-                raise ValueError(f"fc_ layer: {n_in} -> {n_out}, expected 256 -> 128")
-            net.fc.weight.copy_(torch.from_numpy(params.reshape(256, 128).T.copy()))  # dlib: x @ W
-        return net.eval().requires_grad_(False)
-
-
-# dlib's serialisation: an integer is one byte (its length in the low 4 bits, bit 7 = negative)
-# followed by that many little-endian bytes; a float is an integer mantissa and an integer
-# exponent; a tensor is a version, four integer dimensions and raw little-endian float32s.
-
-def _read_int(data: bytes, pos: int) -> tuple[int, int]:
-    head = data[pos]
-    n = head & 0x0F
-    v = int.from_bytes(data[pos + 1:pos + 1 + n], "little")
-    return (-v if head & 0x80 else v), pos + 1 + n
-
-
-def _read_float(data: bytes, pos: int) -> tuple[float, int]:
-    mantissa, pos = _read_int(data, pos)
-    exponent, pos = _read_int(data, pos)
-    return float(mantissa) * 2.0 ** exponent, pos
-
-
-def _read_tensor(data: bytes, pos: int) -> tuple[np.ndarray, int]:
-    version, pos = _read_int(data, pos)
-    if version != 2:
-        raise ValueError(f"tensor at byte {pos}: serialisation version {version}, expected 2")
-    dims = []
-    for _ in range(4):
-        d, pos = _read_int(data, pos)
-        dims.append(d)
-    n = int(np.prod(dims))
-    if pos + 4 * n > len(data):
-        raise ValueError(f"tensor at byte {pos}: {n} floats run past the end of the file (truncated?)")
-    return np.frombuffer(data, dtype="<f4", count=n, offset=pos).copy(), pos + 4 * n
