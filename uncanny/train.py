@@ -100,13 +100,11 @@ class TrainConfig:
         """The config of one `uncanny train` call. A fresh run: the defaults above, with what was
         given. Resuming a run: the recipe recorded in its run.json, with what was given (so
         `--resume` alone continues the run as it was started, whatever the defaults are now)."""
-        run_json = os.path.join(out, "run.json")
-        if resume and os.path.isfile(run_json):
-            try:
-                with open(run_json) as f:
-                    recorded = json.load(f)["config"]
-            except (OSError, ValueError, KeyError) as e:
-                raise UncannyError(f"{run_json}: unreadable run record ({e}); cannot resume") from None
+        run = RunFolder(out, "train")
+        if resume and os.path.isfile(run.file("run.json")):
+            recorded = run.read_json("run.json").get("config")
+            if not isinstance(recorded, dict):
+                raise UncannyError(f"{run.file('run.json')}: no recorded config; cannot resume")
             names = {f.name for f in dataclasses.fields(cls)}
             base = {k: v for k, v in recorded.items() if k in names and k not in cls.PER_CALL}
             base = {**cls.BEFORE_OPTION, **base}
@@ -259,13 +257,12 @@ def _seed_step(seed: int, step: int, rank: int) -> None:
     random.seed(s)
 
 
-def _recipe_changes(run_json: str, cfg: TrainConfig, step: int) -> list[dict]:
+def _recipe_changes(run: RunFolder, cfg: TrainConfig, step: int) -> list[dict]:
     """The run's record of recipe changes made when resuming, plus this call's, if any:
     [{"step": N, "field": [old, new]}, ...]."""
-    if not (cfg.resume and os.path.isfile(run_json)):
+    if not (cfg.resume and os.path.isfile(run.file("run.json"))):
         return []
-    with open(run_json) as f:
-        old = json.load(f)
+    old = run.read_json("run.json")
     before, now = {**TrainConfig.BEFORE_OPTION, **old.get("config", {})}, asdict(cfg)
     skip = TrainConfig.PER_CALL + ("kimg", "snap")  # extending a run or its snapshot cadence is not a recipe change
     changed = {k: [before.get(k), v] for k, v in now.items() if k not in skip and before.get(k) != v}
@@ -392,7 +389,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
 
     log_rows = []
     if rank == 0:
-        run_info["recipe_changes"] = _recipe_changes(run.file("run.json"), cfg, step)
+        run_info["recipe_changes"] = _recipe_changes(run, cfg, step)
         run.write_json("run.json", run_info)
         if step == 0:
             snapshot(0)
