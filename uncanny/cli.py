@@ -167,6 +167,30 @@ def _run_render(a):
     print("\n".join(f"{k}: {v}" for k, v in r.items()))
 
 
+def _add_edit(sub):
+    from .edit import ApplyConfig, FindConfig
+    p = sub.add_parser("edit", help="latent directions (SeFa, GANSpace, attributes) and edits along them")
+    esub = p.add_subparsers(dest="edit_cmd", required=True)
+    add_options(esub.add_parser("find", help="find directions: --method sefa | ganspace | attribute"), FindConfig)
+    add_options(esub.add_parser("apply", help="apply one direction to seeds, a projected latent or a foil run"),
+                ApplyConfig, exclusive=(("seeds", "latent"), ("index", "attribute")))
+
+
+def _run_edit(a):
+    from .edit import ApplyConfig, FindConfig, apply, find
+    if a.edit_cmd == "find":
+        r = find(from_args(FindConfig, a))
+        for e in r["directions"]:
+            value = f"accuracy {e['accuracy']:.3f}" if "accuracy" in e else f"eigenvalue {e['eigenvalue']:.4g}"
+            print(f"{e['index']:>3} {e['name']:<12} {value}  sigma {e['sigma']:.3g}")
+        print(f"directions: {os.path.join(a.out, 'directions.safetensors')}  preview: {os.path.join(a.out, 'preview.png')}")
+    else:
+        r = apply(from_args(ApplyConfig, a))
+        print(f"{r['direction']} ({r['method']}), {r['images']} images")
+        for k, v in r["files"].items():
+            print(f"{k:>6}: {v}")
+
+
 def _add_demo(sub):
     from .demo import DemoConfig
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
@@ -183,7 +207,8 @@ COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample)
             "train": (_add_train, _run_train), "data": (_add_data, _run_data),
             "measure": (_add_measure, _run_measure), "models": (_add_models, _run_models),
             "convert": (_add_convert, _run_convert), "project": (_add_project, _run_project),
-            "render": (_add_render, _run_render), "demo": (_add_demo, _run_demo)}
+            "render": (_add_render, _run_render), "edit": (_add_edit, _run_edit),
+            "demo": (_add_demo, _run_demo)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -154,7 +154,7 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
             continue
         m, d = f.metadata, _default(f)
         target = group_of.get(f.name, parser)
-        shown = m["show"](d) if m.get("show") and d is not dataclasses.MISSING else d
+        shown = m["show"](d) if m.get("show") and d not in (None, dataclasses.MISSING) else d
         help_ = m["help"]
         if m.get("positional"):
             parser.add_argument(f.name, nargs=m.get("nargs"), help=help_, metavar=m.get("metavar"),

@@ -13,7 +13,7 @@ NOISE_SEED = 0   # the fixed noise maps shared by every sample
 
 class StyleGAN1(GAN):
     arch = "stylegan1"
-    latent_kinds = ("z", "w")
+    latent_kinds = ("z", "w", "w+")
 
     @classmethod
     def build(cls, config: dict):
@@ -25,6 +25,10 @@ class StyleGAN1(GAN):
     @property
     def z_dim(self) -> int:
         return self.G.style_dim
+
+    @property
+    def num_ws(self) -> int:
+        return self.G.step + 1   # one style per resolution block up to the stage
 
     def mapping(self, z):
         return self.G.style(z)
@@ -46,10 +50,14 @@ class StyleGAN1(GAN):
     def synthesize(self, kind, latent, noise=None):
         if kind == "z":
             return self.generate(latent, noise=noise)
-        if kind != "w":
-            raise ValueError(f"{self.arch} has no {kind} latent")
         noise = noise if noise is not None else self._fixed_noise(latent.shape[0])
-        return self.G.generator([latent], noise, self.G.step, self.G.alpha)
+        if kind == "w":
+            return self.G.generator([latent], noise, self.G.step, self.G.alpha)
+        # W+: block i takes style i (the stage's own resolution, no fade-in from the one below)
+        synthesis, out = self.G.generator, noise[0]
+        for i in range(self.G.step + 1):
+            out = synthesis.progression[i](out, latent[:, i], noise[i])
+        return synthesis.to_rgb[self.G.step](out)
 
     def make_noise(self, device=None):
         return [torch.randn(1, 1, 4 * 2 ** i, 4 * 2 ** i, device=device or self.device) for i in range(self.G.step + 1)]
