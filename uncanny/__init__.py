@@ -5,6 +5,7 @@ Verbs (each a module with a config dataclass and a Python API, and a subcommand 
     foil     fine-tune a generator against its frozen discriminator, objective inverted
     project  put real faces into the latent space and film the search
     render   a projected latent through the snapshots of a foil run
+    edit     latent directions (SeFa, GANSpace, attributes) applied to seeds, latents, foil runs
     sample   grids of samples from a checkpoint or foil snapshot
     train    train a StyleGAN2 on a folder of aligned faces
     data     prepare (detect, align, crop) a folder of photos

@@ -48,7 +48,7 @@ from .errors import UncannyError
 from .judges import SCORES, judge
 from .latents import Latent, check_fits, load_latent
 from .media import grid, label, save_png, save_video, to_uint8, upscale
-from .options import in_unit_interval, non_negative, option, positive, seed_text, seeds, validate
+from .options import in_unit_interval, int_list, non_negative, option, positive, seed_text, seeds, validate
 from .runs import SNAPSHOT_DIR, RunFolder, list_snapshots
 from .util import progress, resolve_device, seed_z
 
@@ -128,6 +128,8 @@ class ApplyConfig:
                             "(use --strengths=-3,3,7)")
     layers: str = option("all", "W+ entries the edit is applied to, e.g. 0-5")
     run: str | None = option(None, "a foil run: the same edit through every snapshot")
+    snapshots: tuple | None = option(None, "with --run: only these snapshot iterations, e.g. 0,250,500",
+                                     type=int_list)
     model: str | None = option(None, "the model to edit (default: the one the directions were found on)")
     truncation: float = option(1.0, "truncation psi of seeds", check=in_unit_interval)
     out: str = option("runs/edit", "run folder")
@@ -439,8 +441,15 @@ def apply(cfg: ApplyConfig, show_progress: bool = True) -> dict:
         snaps = list_snapshots(os.path.join(cfg.run, SNAPSHOT_DIR), "iter")
         if not snaps:
             raise UncannyError(f"{cfg.run}: not a foil run folder (no snapshots/iter-*.safetensors)")
+        if cfg.snapshots:
+            missing = [s for s in cfg.snapshots if s not in snaps]
+            if missing:
+                raise UncannyError(f"--snapshots {missing[0]}: {cfg.run} has snapshots {', '.join(map(str, snaps))}")
+            snaps = {s: snaps[s] for s in sorted(set(cfg.snapshots) | {min(snaps)})}   # iteration 0 identifies the model
         gens = [(it, load_gan(p, which="g", device=device)) for it, p in snaps.items()]
         check_model(d, gens[0][1], f"{cfg.run} (snapshot {gens[0][0]})")
+        if cfg.snapshots and gens[0][0] not in cfg.snapshots:
+            gens = gens[1:]
     else:
         gan = load_gan(cfg.model or d.model, device=device)
         check_model(d, gan, cfg.model or d.model)
@@ -490,7 +499,8 @@ def apply(cfg: ApplyConfig, show_progress: bool = True) -> dict:
     loop = video + video[::-1]
     save_video(run.file("sweep.mp4"), loop, cfg.fps)
     save_video(run.file("sweep.gif"), loop, cfg.fps)
-    summary = {"config": {**asdict(cfg), "seeds": list(cfg.seeds) if cfg.seeds else None}, "direction": d.names[k],
+    summary = {"config": {**asdict(cfg), "seeds": list(cfg.seeds) if cfg.seeds else None,
+                          "snapshots": list(cfg.snapshots) if cfg.snapshots else None}, "direction": d.names[k],
                "index": k, "condition": list(condition), "method": d.method, "layers": layers,
                "strengths": [float(s) for s in sweep], "sigma": float(d.sigma[k]), "images": len(csv_rows),
                "files": {"strip": run.file("strip.png"), "mp4": run.file("sweep.mp4"), "gif": run.file("sweep.gif"),

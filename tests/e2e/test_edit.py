@@ -34,7 +34,6 @@ def test_sefa_find_and_apply_write_every_output(tiny_ckpt, tmp_path, capsys):
 
 
 def test_apply_to_a_latent_and_through_a_foil_run(tiny_ckpt, tmp_path):
-    import torch
     from uncanny.adapters import load_gan
     dirs = str(tmp_path / "dirs")
     assert main(["edit", "find", "--model", tiny_ckpt, "--method", "ganspace", "--samples", "500", "--out", dirs]) == 0
@@ -53,7 +52,10 @@ def test_apply_to_a_latent_and_through_a_foil_run(tiny_ckpt, tmp_path):
                  "--run", run, "--out", str(tmp_path / "e2")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "e2" / "sweep.csv")))
     assert [r["snapshot"] for r in rows] == ["0"] * 3 + ["2"] * 3 + ["4"] * 3
-    del torch
+    assert main(["edit", "apply", "--seeds", "0", "--directions", dirs, "--index", "0", "--strengths=-1,1,3",
+                 "--run", run, "--snapshots", "4", "--out", str(tmp_path / "e3")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "e3" / "sweep.csv")))
+    assert [r["snapshot"] for r in rows] == ["4"] * 3
 
 
 def test_attribute_directions_on_the_default_model(tmp_path):
