@@ -191,6 +191,56 @@ def _run_edit(a):
             print(f"{k:>6}: {v}")
 
 
+def _add_detect(sub):
+    from .detect import DetectConfig
+    p = sub.add_parser("detect", help="real/fake scores of face images, with where the detector looks")
+    add_options(p, DetectConfig)
+
+
+def _run_detect(a):
+    from .detect import DetectConfig, detect
+    cfg = from_args(DetectConfig, a)
+    for r in detect(cfg):
+        flag = "" if r["face_found"] else "  (no face found: scored whole)"
+        print(f"{r['fake_score']}  {r['verdict']:<4}  {r['path']}{flag}")
+    print(f"scores: {os.path.join(cfg.out, 'scores.csv')}  maps: {os.path.join(cfg.out, 'maps')}")
+
+
+def _add_detector(sub):
+    from .detector_train import DetectorTrainConfig
+    p = sub.add_parser("detector", help="train a real/fake detector")
+    dsub = p.add_subparsers(dest="detector_cmd", required=True)
+    add_options(dsub.add_parser("train", help="train a CNN from scratch on real photos against many generators"),
+                DetectorTrainConfig)
+
+
+def _run_detector(a):
+    from .detector_train import DetectorTrainConfig, train_detector
+    cfg = from_args(DetectorTrainConfig, a)
+    meta = train_detector(cfg)
+    for g, m in meta["test"].items():
+        extra = f"  AP {m['ap']:.3f}" if "ap" in m else ""
+        print(f"{g:<10} held-out accuracy {m['accuracy']:.3f}{extra}  (n={m['n']})")
+    print(f"detector: {os.path.join(cfg.out, 'detector.safetensors')}")
+
+
+def _add_attack(sub):
+    from .attack import AttackConfig
+    p = sub.add_parser("attack", help="adversarial perturbations that flip a detector's verdict")
+    add_options(p, AttackConfig)
+
+
+def _run_attack(a):
+    from .attack import AttackConfig, attack
+    cfg = from_args(AttackConfig, a)
+    rows = attack(cfg)
+    for r in rows:
+        print(f"{r['score_before']} -> {r['score_after']} ({'flipped' if r['flipped'] else 'held'}; after JPEG 90 "
+              f"{r['score_after_jpeg90']}; {r['transfer_detector']} {r['transfer_before']} -> {r['transfer_after']})  "
+              f"L-inf {r['linf_255']}/255, PSNR {r['psnr_db']} dB  {r['path']}")
+    print(f"flipped {sum(int(r['flipped']) for r in rows)} of {len(rows)}; {os.path.join(cfg.out, 'attack.csv')}")
+
+
 def _add_demo(sub):
     from .demo import DemoConfig
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
@@ -208,6 +258,8 @@ COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample)
             "measure": (_add_measure, _run_measure), "models": (_add_models, _run_models),
             "convert": (_add_convert, _run_convert), "project": (_add_project, _run_project),
             "render": (_add_render, _run_render), "edit": (_add_edit, _run_edit),
+            "detect": (_add_detect, _run_detect), "detector": (_add_detector, _run_detector),
+            "attack": (_add_attack, _run_attack),
             "demo": (_add_demo, _run_demo)}
 
 

@@ -35,7 +35,6 @@ the unedited image, face found), frames/<source>/<NN>_<strength>.png.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -160,17 +159,6 @@ class Directions:
         return self.names.index(attribute)
 
 
-def fingerprint(gan: GAN) -> str:
-    """Identifies the generator directions were found on (its mapping and style weights)."""
-    h = hashlib.sha256()
-    for _, name, m in gan.style_weights()[:3]:
-        h.update(name.encode())
-        h.update(m.detach().float().cpu().numpy().tobytes())
-    for p in list(gan.G.parameters())[:4]:
-        h.update(p.detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def save_directions(run: RunFolder, d: Directions) -> None:
     from safetensors.torch import save
     from .util import atomic_write_bytes
@@ -219,7 +207,7 @@ def check_model(d: Directions, gan: GAN, what: str) -> None:
     if d.arch != gan.arch or d.vectors.shape[1] != gan.z_dim:
         raise UncannyError(f"{what}: directions were found on a {d.arch} with {d.vectors.shape[1]}-D W "
                            f"({d.model}), not this {gan.arch} with {gan.z_dim}-D W")
-    if fingerprint(gan) != d.fingerprint:
+    if gan.fingerprint() != d.fingerprint:
         raise UncannyError(f"{what}: directions were found on another model ({d.model}); find directions "
                            f"for this one with `uncanny edit find --model ...`")
 
@@ -330,7 +318,7 @@ def find(cfg: FindConfig, show_progress: bool = True) -> dict:
         labels = {"w": w.cpu().numpy(), **{a: scores[a] for a in attrs}, "face_found": scores["face_found"]}
     vectors = vectors.to(w.device)
     d = Directions(vectors.cpu(), _sigma(w, vectors).cpu(), names, values, cfg.method, layers,
-                   gan.path, fingerprint(gan), gan.arch, gan.config)
+                   gan.path, gan.fingerprint(), gan.arch, gan.config)
     run.open(overwrite=cfg.overwrite)
     save_directions(run, d)
     if labels is not None:

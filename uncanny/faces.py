@@ -191,25 +191,30 @@ def descriptors_with_index(images: np.ndarray, upscale: int = 4) -> tuple[np.nda
 
 # ----------------------------------------------------------------------------- alignment
 
+def face_quad(lm: np.ndarray) -> np.ndarray:
+    """FFHQ's oriented square around eyes and mouth from 68 landmarks: corners (4, 2) x y, in
+    the order top-left, bottom-left, bottom-right, top-right of the aligned face."""
+    eye_l, eye_r = lm[36:42].mean(0), lm[42:48].mean(0)
+    eye_avg, eye_to_eye = (eye_l + eye_r) / 2, eye_r - eye_l
+    mouth_avg = (lm[48] + lm[54]) / 2
+    eye_to_mouth = mouth_avg - eye_avg
+    # x along the eyes (tilted towards the mouth axis), y orthogonal
+    x = eye_to_eye - np.flipud(eye_to_mouth) * [-1, 1]
+    x /= np.hypot(*x)
+    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
+    y = np.flipud(x) * [-1, 1]
+    c = eye_avg + eye_to_mouth * 0.1
+    return np.stack([c - x - y, c - x + y, c + x + y, c + x - y]).astype(np.float64)
+
+
 def align_face(img: np.ndarray, lm: np.ndarray, output_size: int = 64,
                transform_size: int | None = None) -> np.ndarray:
     """FFHQ-style alignment from 68 landmarks: an oriented square around eyes and mouth,
     reflect-padded (with blurred edges) where it leaves the photo, resampled to
     `output_size`. Returns (output_size, output_size, 3) uint8."""
     transform_size = transform_size or max(4 * output_size, 256)
-    eye_l, eye_r = lm[36:42].mean(0), lm[42:48].mean(0)
-    eye_avg, eye_to_eye = (eye_l + eye_r) / 2, eye_r - eye_l
-    mouth_avg = (lm[48] + lm[54]) / 2
-    eye_to_mouth = mouth_avg - eye_avg
-
-    # Oriented crop rectangle: x along the eyes (tilted towards the mouth axis), y orthogonal.
-    x = eye_to_eye - np.flipud(eye_to_mouth) * [-1, 1]
-    x /= np.hypot(*x)
-    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
-    y = np.flipud(x) * [-1, 1]
-    c = eye_avg + eye_to_mouth * 0.1
-    quad = np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
-    qsize = float(np.hypot(*x) * 2)
+    quad = face_quad(lm)
+    qsize = float(np.hypot(*(quad[3] - quad[0])))
 
     pil = Image.fromarray(img)
     # Shrink very large photos first (anti-aliasing).

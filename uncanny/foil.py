@@ -228,7 +228,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     """Run (or resume) a foil run; returns where everything was written."""
     run = RunFolder(cfg.out, "foil")
     recorded = run.check(cfg.resume, cfg.overwrite)     # refuse early; nothing is deleted yet
-    if recorded is not None:                            # resume: the recorded settings win, except device
+    if recorded is not None and "config" in recorded:   # resume: the recorded settings win, except device
         cfg = FoilConfig.resumed(recorded.get("config", {}), cfg)
     cfg.validate()
     device = resolve_device(cfg.device)

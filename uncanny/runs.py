@@ -141,6 +141,8 @@ class RunFolder:
             except OSError as e:
                 raise UncannyError(f"{d}: cannot create run folder ({e.strerror})") from None
         self._take_lock()
+        if not os.path.isfile(self.file(RUN_FILE)):   # a run that dies early is still recognisably a run
+            self.write_json(RUN_FILE, {"status": "started"})
         return recorded
 
     def _take_lock(self):

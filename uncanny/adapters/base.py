@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import torch
 from torch import nn
@@ -100,6 +101,13 @@ class GAN:
         z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
         w = torch.cat([self.mapping(b) for b in z.split(1000)])
         return float(((w - self.w_avg) ** 2).sum(1).mean().sqrt())
+
+    def fingerprint(self) -> str:
+        """Identifies this generator's weights (directions and calibrations are tied to it)."""
+        h = hashlib.sha256(self.arch.encode())
+        for p in list(self.G.parameters())[:6]:
+            h.update(p.detach().float().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
 
     # ---- what editing and projection read from the networks
 
