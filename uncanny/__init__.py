@@ -6,6 +6,8 @@ Verbs (each a module with a config dataclass and a Python API, and a subcommand 
     project  put real faces into the latent space and film the search
     render   a projected latent through the snapshots of a foil run
     edit     latent directions (SeFa, GANSpace, attributes) applied to seeds, latents, foil runs
+    detect   real/fake scores with Grad-CAM maps (detector64, or a GAN's own D); `detector train`
+    attack   adversarial perturbations that flip a detector's verdict
     sample   grids of samples from a checkpoint or foil snapshot
     train    train a StyleGAN2 on a folder of aligned faces
     data     prepare (detect, align, crop) a folder of photos

@@ -52,7 +52,7 @@ LOSSES = {
 }
 
 METRIC_COLUMNS = ["iter", "loss", "d_mean", "d_std", "d_fixed", "grad_norm", "param_dist",
-                  "diversity", "mean_r", "mean_g", "mean_b", "face_rate", "skipped"]
+                  "diversity", "mean_r", "mean_g", "mean_b", "face_rate", "detector_fake", "skipped"]
 
 
 def _on_off_clip(v) -> str | None:
@@ -86,6 +86,8 @@ class FoilConfig:
     fps: int = option(24, "frames per second of the video", cli=False, check=positive)
     faces_every: int = option(50, "dlib face-detection rate of the fixed seeds every K iterations (0: off)",
                               check=non_negative)
+    detector: str | None = option(None, "also record a detector's mean fake score of the fixed seeds (uncanny "
+                                  "detect's --detector: detector64, d:MODEL or a file) where the face rate is measured")
     on_nonfinite: str = option("stop", "on NaN/inf loss or gradient: stop cleanly, or skip the step and continue",
                                choices=("stop", "continue"))
     max_grad_norm: float | None = option(None, "clip gradients to this norm (off by default: explosion is the method)",
@@ -246,6 +248,13 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             except RuntimeError:
                 raise UncannyError(f"{cfg.d_model}: its discriminator cannot judge the generator's "
                                    f"{probe.shape[-1]} px images") from None
+    judge_fake = None
+    if cfg.detector is not None:
+        from .detectors import load_detector, prepare
+        det = load_detector(None if cfg.detector == "detector" else cfg.detector)
+
+        def judge_fake(samples):   # as `uncanny detect` sees each sample: face found and aligned
+            return float(det.scores(np.stack([prepare(im).aligned for im in to_uint8(samples)])).mean())
     run.open(cfg.resume, cfg.overwrite, subdirs=("snapshots", "grids", "frames"))
     D.eval().requires_grad_(False)
     G.eval()  # BatchNorm (DCGAN) keeps its running statistics; StyleGAN2 has none
@@ -300,6 +309,8 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
         if cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule):
             row["face_rate"] = f"{face_rate(samples):.4f}"
+            if judge_fake is not None:
+                row["detector_fake"] = f"{judge_fake(samples):.4f}"
         if it % cfg.frame_every == 0 or it == cfg.iters:
             frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
             save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)

@@ -42,7 +42,8 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
         ("gradient norm (log)", [("grad_norm", "global grad norm", None)]),
         ("distance from start", [("param_dist", "L2 of G params", None)]),
         ("diversity & human-likeness", [("diversity", "diversity (pairwise RMS)", None),
-                                        ("face_rate", "dlib face-detection rate", None)]),
+                                        ("face_rate", "dlib face-detection rate", None),
+                                        ("detector_fake", "detector's fake score (> 0.5 = fake)", "black")]),
         ("mean colour", [("mean_r", "R", "red"), ("mean_g", "G", "green"), ("mean_b", "B", "blue")]),
     ]
     snaps = sorted(stages)
@@ -57,7 +58,7 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
             if key == "d_mean" and m.any():
                 std = _col(rows, "d_std")
                 ax.fill_between(it[m], (y - std)[m], (y + std)[m], alpha=0.2, color="grey")
-            marker = "o" if key == "face_rate" else None
+            marker = "o" if key in ("face_rate", "detector_fake") else None
             if m.any():
                 ax.plot(it[m], y[m], label=lab, color=colour, marker=marker, ms=3, lw=1.2)
         if name.startswith("gradient"):
