@@ -49,8 +49,12 @@ def test_attack_flips_the_verdict_within_eps_and_writes_pngs(celeba_photos, tmp_
         orig = np.asarray(Image.open(src).convert("RGB")).astype(int)
         assert adv.shape == orig.shape and 0 < np.abs(adv - orig).max() <= 4      # its own size, within eps
         assert float(r["psnr_db"]) > 35
-    assert sorted(os.listdir(os.path.join(out, "perturbation"))) == ["000016.png", "sample3.png"] or \
-        len(os.listdir(os.path.join(out, "perturbation"))) == 2
+    assert sorted(os.listdir(os.path.join(out, "perturbation"))) == sorted(
+        os.path.splitext(os.path.basename(p))[0] + ".png" for p in (sample, photo))
+    out2 = str(tmp_path / "l2")      # an L2 ball: the whole perturbation's norm stays within eps
+    assert main(["attack", sample, "--norm", "l2", "--eps", "0.5", "--method", "fgsm", "--out", out2]) == 0
+    r = list(csv.DictReader(open(os.path.join(out2, "attack.csv"))))[0]
+    assert 0 < float(r["l2"]) <= 0.5 + 0.02           # (8-bit rounding)
 
 
 def test_detector_train_writes_a_detector_that_detect_can_use(tiny_ckpt, tmp_path):
