@@ -82,10 +82,14 @@ def read_checkpoint(path: str, stage: int | None = None) -> Checkpoint:
         raise UncannyError(f"{path}: safetensors file without an uncanny config (not made by uncanny-lab)")
     try:
         header = json.loads(md["uncanny"])
-        arch, config = header["arch"], header["config"]
-    except (ValueError, KeyError) as e:
+    except ValueError as e:
         raise UncannyError(f"{path}: damaged config in checkpoint ({e})") from None
-    if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
+    if not isinstance(header, dict):
+        raise UncannyError(f"{path}: the checkpoint's config is a JSON {type(header).__name__}, not an object")
+    arch, config = header.get("arch"), header.get("config")
+    if not isinstance(arch, str) or not isinstance(config, dict):
+        raise UncannyError(f"{path}: the checkpoint's config needs \"arch\" (text) and \"config\" (an object)")
+    if header.get("format") != FORMAT or not isinstance(header.get("version", 0), int) or header.get("version", 0) > VERSION:
         raise UncannyError(f"{path}: unsupported checkpoint format {header.get('format')} v{header.get('version')}")
     ck = Checkpoint(path, arch, config, header, w_avg=tensors.pop("w_avg", None))
     if ck.w_avg is not None:

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         COMMANDS[args.cmd][1](args)
     except UncannyError as e:
-        print(f"uncanny: error: {e}", file=sys.stderr)
+        print("uncanny: error: " + " ".join(str(e).split()), file=sys.stderr)   # always one line
         return 2
     except KeyboardInterrupt:
         print("uncanny: interrupted (runs can be continued with --resume)", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .adapters import from_checkpoint
 from .checkpoint import save_checkpoint
 from .errors import UncannyError
 from .formats import read_any, write_rosinality
@@ -30,6 +31,7 @@ def convert(src: str, dst: str, stage: int | None = None) -> dict:
     """Write `src` (any supported format) to `dst` (.safetensors, or .pt for rosinality)."""
     validate(ConvertConfig(src, dst, stage))
     ck = read_any(src, stage)
+    from_checkpoint(ck)            # build the networks and load every tensor: what sample would refuse, convert refuses
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise UncannyError(f"{dst}: output folder {folder} does not exist")

@@ -185,7 +185,14 @@ def read_rosinality(path: str, obj=None, stage: int | None = None):
     gens = [k for k in ("g_ema", "g") if k in obj]
     if not gens:
         raise UncannyError(f"{path}: no generator found (expected keys g_ema or g; found {', '.join(map(str, obj))})")
-    config = _infer_sg2_config(path, obj[gens[0]], obj.get("args"))
+    if not isinstance(obj[gens[0]], dict):
+        raise UncannyError(f"{path}: {gens[0]} is not a state dict")
+    try:
+        config = _infer_sg2_config(path, obj[gens[0]], obj.get("args"))
+    except KeyError as e:
+        raise UncannyError(f"{path}: generator is missing tensor {e.args[0]}; not a rosinality StyleGAN2") from None
+    except (AttributeError, TypeError, IndexError) as e:
+        raise UncannyError(f"{path}: generator tensors are not a rosinality StyleGAN2 ({str(e)[:80]})") from None
     ck = Checkpoint(path, "stylegan2", config, {"format": "rosinality-stylegan2", "config": config,
                                                "provenance": {"converted_from": os.path.abspath(path)}})
     for k in ("g", "g_ema", "d"):
@@ -391,6 +398,9 @@ def read_nvidia(path: str):
             state["d"] = _nv_d_to_ours(path, obj["D"], config["size"])
     except KeyError as e:
         raise UncannyError(f"{path}: network is missing tensor {e.args[0]}; not a StyleGAN2-ADA layout") from None
+    except (TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise UncannyError(f"{path}: network settings or tensors are not a StyleGAN2-ADA layout "
+                           f"({e.__class__.__name__}: {str(e)[:80]})") from None
     ck = Checkpoint(path, "stylegan2", config, {"format": "nvidia-stylegan2-ada", "config": config,
                                                "provenance": {"converted_from": os.path.abspath(path)}})
     ck.state = _with_fixed_buffers(config, {k: {n: t.float() for n, t in v.items()} for k, v in state.items()})
@@ -500,8 +510,92 @@ def read_any(path: str, stage: int | None = None) -> Checkpoint:
     return read_checkpoint(path, stage)
 
 
+# Pickles are read in a child process with bounded memory and time: a "memo bomb" (a small file
+# that expands into huge repeated structures) or a deeply nested one (which can overflow the C
+# stack of the unpickler) ends that process, not this one, and gets one clear line.
+READ_SECONDS = 120
+READ_MEMORY = 8 << 30          # address space of the reading process, bytes
+
+
+def _read_in_child(conn, path, stage):
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (READ_MEMORY, READ_MEMORY))
+    except (ValueError, OSError):
+        pass
+    try:
+        conn.send_bytes(_pack(_read_foreign(path, stage)))   # plain bytes: nothing shared with the child
+    except UncannyError as e:
+        conn.send(("error", str(e)))
+    except MemoryError:
+        conn.send(("error", f"{path}: refusing to load: reading it needs more than {READ_MEMORY >> 30} GB"))
+    except RecursionError:
+        conn.send(("error", f"{path}: refusing to load: nested too deeply"))
+    except Exception as e:  # noqa: BLE001 - anything a hostile file causes is one message
+        conn.send(("error", f"{path}: not a readable checkpoint ({e.__class__.__name__}: {str(e)[:100]})"))
+    finally:
+        conn.close()
+
+
+def _pack(ck: Checkpoint) -> bytes:
+    """A Checkpoint as safetensors bytes (tensors) with its settings as JSON metadata."""
+    import json
+
+    from safetensors.torch import save
+    tensors = {f"{net}.{k}": v.detach().clone().contiguous() for net, sd in ck.state.items() for k, v in sd.items()}
+    if ck.w_avg is not None:
+        tensors["w_avg"] = ck.w_avg.detach().clone().contiguous()
+    meta = json.dumps({"path": ck.path, "arch": ck.arch, "config": ck.config, "header": ck.header}, default=str)
+    return save(tensors, metadata={"checkpoint": meta})
+
+
+def _unpack(data: bytes) -> Checkpoint:
+    import json
+
+    from safetensors.torch import load
+    tensors = load(data)
+    n = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8:8 + n])["__metadata__"]["checkpoint"])
+    ck = Checkpoint(meta["path"], meta["arch"], meta["config"], meta["header"], w_avg=tensors.pop("w_avg", None))
+    for key, t in tensors.items():
+        net, _, k = key.partition(".")
+        ck.state.setdefault(net, {})[k] = t
+    return ck
+
+
 def read_foreign(path: str, stage: int | None = None):
-    """A rosinality .pt or NVIDIA .pkl as an uncanny Checkpoint (nothing executed)."""
+    """A rosinality .pt or NVIDIA .pkl as an uncanny Checkpoint (nothing executed), read in a child
+    process with bounded memory and time."""
+    import multiprocessing as mp
+    if not os.path.isfile(path):
+        raise UncannyError(f"{path}: no such checkpoint file")
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_read_in_child, args=(child, path, stage), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(READ_SECONDS):
+            raise UncannyError(f"{path}: refusing to load: reading it took more than {READ_SECONDS} s "
+                               f"(a pickle that expands without end?)")
+        message = parent.recv_bytes()
+    except EOFError:
+        proc.join(5)
+        raise UncannyError(f"{path}: refusing to load: the reader crashed on it (exit {proc.exitcode}; a "
+                           f"deeply nested or malformed pickle?)") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        parent.close()
+    import pickle
+    if message[:1] == b"\x80":                 # ("error", text), pickled by the child this code started
+        _, text = pickle.loads(message)
+        raise UncannyError(text)
+    return _unpack(message)
+
+
+def _read_foreign(path: str, stage: int | None = None):
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:

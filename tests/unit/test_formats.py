@@ -41,7 +41,9 @@ def test_rosinality_checkpoint_loads_and_round_trips(rosinality_pt, tmp_path, ca
     assert read_checkpoint(ours).header["provenance"]["converted_from"].endswith("050000.pt")
     back = str(tmp_path / "back.pt")
     assert main(["convert", ours, back]) == 0
-    again = torch.load(back, weights_only=True, map_location="cpu")   # plain tensors, safe to load
+    import argparse
+    with torch.serialization.safe_globals([argparse.Namespace]):      # plain tensors + rosinality's args
+        again = torch.load(back, weights_only=True, map_location="cpu")
     assert set(again) >= {"g", "g_ema", "d", "latent_avg"}
     for k, v in G.state_dict().items():
         assert torch.equal(again["g_ema"][k], v)

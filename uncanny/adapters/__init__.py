@@ -51,11 +51,17 @@ def from_checkpoint(ck: Checkpoint, which: str = "g_ema", need_d: bool = False,
         raise UncannyError(f"{ck.path}: checkpoint has no discriminator, and foiling needs one. Use a "
                            f"checkpoint saved with its D (uncanny train saves G, G_ema and D; "
                            f"`uncanny convert` keeps D where the source has it)")
+    if ck.arch not in ADAPTERS:
+        raise UncannyError(f"{ck.path}: unknown architecture {ck.arch!r} (known: {', '.join(ARCHS)})")
     cls = adapter_for(ck.arch)
     try:
         G, D = cls.build(ck.config)
-    except (TypeError, ValueError, KeyError) as e:
-        raise UncannyError(f"{ck.path}: bad architecture config ({e})") from None
+    except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as e:
+        raise UncannyError(f"{ck.path}: bad architecture config ({str(e).splitlines()[0][:120]})") from None
+    for net, sd in ck.state.items():
+        for k, t in sd.items():
+            if t.is_floating_point() and not torch.isfinite(t).all():
+                raise UncannyError(f"{ck.path}: tensor {net}.{k} holds NaN or infinite values")
     load_into(G, ck.state[which], ck.path, which)
     if "d" in ck.state:
         load_into(D, ck.state["d"], ck.path, "d")
