@@ -109,10 +109,11 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, tmp_path):
 
 
 def _nan_d_ckpt(tiny_ckpt, tmp_path):
+    """Finite weights (NaN weights are refused at load) whose logits overflow to inf / NaN."""
     ck = read_checkpoint(tiny_ckpt)
     d = dict(ck.state["d"])
-    d["final_linear.1.bias"] = torch.full_like(d["final_linear.1.bias"], float("nan"))
-    path = str(tmp_path / "nan_d.safetensors")
+    d["final_linear.1.weight"] = torch.full_like(d["final_linear.1.weight"], 3e38)
+    path = str(tmp_path / "overflowing_d.safetensors")
     save_checkpoint(path, "stylegan2", TINY_SG2, {"g_ema": ck.state["g_ema"], "d": d})
     return path
 

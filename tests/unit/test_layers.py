@@ -11,7 +11,7 @@ ROOT = os.path.dirname(uncanny.__file__)
 
 # layer of each module (package-relative name); a module may import from its layer or lower ones
 LAYERS = {
-    0: ["errors", "util", "nets", "nets.*", "options", "media"],
+    0: ["errors", "util", "nets", "nets.*", "options", "media", "wheels"],
     1: ["checkpoint", "formats", "registry", "runs", "faces", "augment", "metrics", "data"],
     2: ["adapters", "adapters.*", "losses", "identity", "latents", "plots", "judges", "detectors"],
     3: ["foil", "train", "project", "render", "sample", "measure", "convert", "demo", "edit", "detect", "detector_train", "attack"],

@@ -52,7 +52,8 @@ def test_new_run_then_refuse_resume_and_overwrite(tmp_path):
     (tmp_path / "run" / "old.png").write_text("x")
     again = RunFolder(path, "foil")
     again.open(overwrite=True)                                # same verb: replaced
-    assert os.listdir(path) == [".lock"]
+    assert sorted(os.listdir(path)) == [".lock", "run.json"]     # the old files are gone; the new run is marked
+    assert json.load(open(os.path.join(path, "run.json"))) == {"verb": "foil", "status": "started"}
     again.release()
 
 
