@@ -120,7 +120,7 @@ def attack(cfg: AttackConfig, show_progress: bool = False) -> list[dict]:
     det = load_detector(_spec(cfg.target))
     other = cfg.transfer or ("detector" if cfg.target.startswith("d:") else "d:faces64")
     det2 = load_detector(_spec(other))
-    run = RunFolder(cfg.out, "attack")
+    run = RunFolder(cfg.out, "attack", sources=(*cfg.images,))
     run.check(overwrite=cfg.overwrite)
     loaded = [(p, load_image(p)) for p in cfg.images]
     run.open(overwrite=cfg.overwrite, subdirs=("perturbation",))

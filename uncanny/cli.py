@@ -276,12 +276,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .util import retain_freed_memory
     retain_freed_memory()  # reuse freed activations instead of faulting in fresh pages each step
+    from .runs import abort_open
     try:
         COMMANDS[args.cmd][1](args)
     except UncannyError as e:
+        abort_open()          # a run that was replacing an old one puts the old one back
         print("uncanny: error: " + " ".join(str(e).split()), file=sys.stderr)   # always one line
         return 2
+    except OSError as e:      # disk full, permissions, a folder vanished: one line, the run resumable
+        abort_open()
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"uncanny: error: {where}{e.strerror or e} (nothing half-written was kept; free space or fix "
+              f"the path, then run again or --resume)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        abort_open()
         print("uncanny: interrupted (runs can be continued with --resume)", file=sys.stderr)
         return 130
     return 0

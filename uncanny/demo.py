@@ -10,12 +10,12 @@ convergence and collapse all happen within a few minutes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from .errors import UncannyError
 from .foil import FoilConfig, FoilResult, foil
 from .options import option
-from .runs import RunFolder, recorded_verb
+from .runs import RunFolder
 
 DEMO = dict(model="faces64", iters=300, lr=0.0005, loss="hinge", batch=8,
             snapshots=(0, 25, 50, 75, 100, 150, 200, 300), frame_every=5, faces_every=25, population_size=64)
@@ -23,22 +23,24 @@ DEMO = dict(model="faces64", iters=300, lr=0.0005, loss="hinge", batch=8,
 
 @dataclass
 class DemoConfig:
-    out: str = option("runs/demo", "run folder (re-running the demo replaces its own earlier run)")
+    out: str = option("runs/demo", "run folder (when it holds a run already: out-2, out-3, ...)")
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
 
 
-def is_demo_run(out: str) -> bool:
-    """Does `out` hold a run this demo wrote (a foil run with the demo's settings)?"""
-    if recorded_verb(out) != "foil":
-        return False
-    config = RunFolder(out, "foil").read_json("run.json").get("config", {})
-    return all(config.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in DEMO.items())
+def fresh_folder(out: str) -> str:
+    """`out` if it is empty or missing, else the first of out-2, out-3, ... that is: the demo
+    never replaces a run, its own earlier ones included."""
+    if not RunFolder(out, "foil").has_content() and not (os.path.exists(out) and not os.path.isdir(out)):
+        return out
+    n = 2
+    while os.path.exists(f"{out}-{n}"):
+        n += 1
+    return f"{out}-{n}"
 
 
 def demo(out: str = "runs/demo", device: str | None = None, show_progress: bool = True) -> FoilResult:
-    """Run the demo into `out`; re-running it replaces its own earlier run, never anything else."""
-    overwrite = is_demo_run(out)
-    if not overwrite and RunFolder(out, "foil").has_content():
-        raise UncannyError(f"{out}: holds something that is not an earlier demo run; "
-                           f"give the demo another folder with --out")
-    return foil(FoilConfig(out=out, device=device, overwrite=overwrite, **DEMO), show_progress=show_progress)
+    """Run the demo into `out`, or into out-2, out-3 ... when `out` already holds something."""
+    folder = fresh_folder(out)
+    if folder != out and show_progress:
+        print(f"{out} already holds a run: writing this one to {folder}")
+    return foil(FoilConfig(out=folder, device=device, **DEMO), show_progress=show_progress)

@@ -53,7 +53,7 @@ def detect(cfg: DetectConfig, show_progress: bool = False) -> list[dict]:
     if not cfg.images:
         raise UncannyError("no images given")
     det = load_detector(cfg.detector)
-    run = RunFolder(cfg.out, "detect")
+    run = RunFolder(cfg.out, "detect", sources=(*cfg.images, cfg.detector))
     run.check(overwrite=cfg.overwrite)
     loaded = [(p, load_image(p)) for p in cfg.images]   # a bad file stops here, before anything is written
     run.open(overwrite=cfg.overwrite, subdirs=("maps",))

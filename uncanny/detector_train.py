@@ -159,7 +159,7 @@ def train_detector(cfg: DetectorTrainConfig, show_progress: bool = True) -> dict
     for e in excluded:
         if e not in GROUPS:
             raise UncannyError(f"--exclude {e}: unknown group (known: {', '.join(GROUPS)})")
-    run = RunFolder(cfg.out, "detector")
+    run = RunFolder(cfg.out, "detector", sources=tuple(cfg.foil_runs.split(",")))
     run.check(overwrite=cfg.overwrite)
     torch.manual_seed(cfg.seed)
     rng = np.random.RandomState(cfg.seed)

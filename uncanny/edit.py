@@ -287,7 +287,7 @@ def fit_boundary(w: np.ndarray, scores: np.ndarray, share: float, seed: int = 0)
 def find(cfg: FindConfig, show_progress: bool = True) -> dict:
     """Find directions and write them to cfg.out; returns directions.json's content."""
     validate(cfg)
-    run = RunFolder(cfg.out, "directions")
+    run = RunFolder(cfg.out, "directions", sources=(cfg.model,))
     run.check(overwrite=cfg.overwrite)
     device = resolve_device(cfg.device)
     gan = load_gan(cfg.model, device=device)
@@ -413,7 +413,7 @@ def apply(cfg: ApplyConfig, show_progress: bool = True) -> dict:
         raise UncannyError("give exactly one of --seeds or --latent")
     if (cfg.index is None) == (cfg.attribute is None):
         raise UncannyError("give exactly one of --index K or --attribute NAME")
-    run = RunFolder(cfg.out, "edit")
+    run = RunFolder(cfg.out, "edit", sources=(cfg.directions, cfg.latent, cfg.run, cfg.model))
     run.check(overwrite=cfg.overwrite)
     d = load_directions(cfg.directions)
     k = cfg.index if cfg.index is not None else d.index_of(cfg.attribute)

@@ -228,7 +228,7 @@ def _metrics_upto(run: RunFolder, upto: int) -> list[dict]:
 
 def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     """Run (or resume) a foil run; returns where everything was written."""
-    run = RunFolder(cfg.out, "foil")
+    run = RunFolder(cfg.out, "foil", sources=(cfg.model, cfg.d_model))
     recorded = run.check(cfg.resume, cfg.overwrite)     # refuse early; nothing is deleted yet
     if recorded is not None and "config" in recorded:   # resume: the recorded settings win, except device
         cfg = FoilConfig.resumed(recorded.get("config", {}), cfg)

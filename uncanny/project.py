@@ -240,7 +240,7 @@ def _csv_rows(rows: list[dict]) -> list[dict]:
 def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
     """Project every face; returns a summary (also written to out/summary.json)."""
     cfg.validate()
-    run = RunFolder(cfg.out, "project")
+    run = RunFolder(cfg.out, "project", sources=(*cfg.images, cfg.model, cfg.lpips_weights, cfg.lpips_lin))
     run.check(overwrite=cfg.overwrite)            # refuse early; nothing is deleted yet
     device = resolve_device(cfg.device)
     gan = load_gan(cfg.model, device=device)

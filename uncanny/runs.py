@@ -14,13 +14,18 @@ The rules, the same for every verb:
     --resume or --overwrite is given;
   * --resume continues only a run of the same verb (its run.json says so); a missing or empty
     folder starts a new run;
-  * --overwrite deletes the folder only if it is a run of the same verb, and only when the
-    verb calls `open`, which it does after checking its inputs (a typo never costs a run);
-  * while a run is open, a lock file stops a second process from writing into it.
+  * --overwrite replaces the folder only if it is a run of the same verb, never the current
+    folder, the home folder, the file system's root, or a folder holding one of the run's inputs;
+    and only when the verb calls `open`, which it does after checking its inputs (a typo never
+    costs a run). The old run is moved aside (a hidden sibling) and deleted only when the new run
+    is released at its successful end; if the new run fails, the old one is put back;
+  * while a run is open, an OS lock on RUN/.lock (released by the OS even on kill -9) stops a
+    second process from writing into it, and the refusal names the process that holds it.
 """
 
 from __future__ import annotations
 
+import atexit
 import csv
 import fcntl
 import io
@@ -87,12 +92,40 @@ def recorded_verb(path: str) -> str | None:
     return None
 
 
+def protected(path: str, sources: tuple[str, ...]) -> str | None:
+    """Why `path` must never be replaced, or None."""
+    real = os.path.realpath(path)
+    if real in (os.path.realpath(os.getcwd()), os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.sep)):
+        return "it is the current folder, the home folder or the root"
+    for src in sources:
+        if src and os.path.exists(src):
+            s = os.path.realpath(src)
+            if s == real or s.startswith(real + os.sep):
+                return f"it holds this run's input {src}"
+    return None
+
+
+_OPEN: list["RunFolder"] = []      # runs opened by this process and not yet released
+
+
+def abort_open() -> None:
+    """Put back every run this process was replacing and has not finished (on an error)."""
+    for run in list(_OPEN):
+        run._restore()
+        if run._lock is not None:
+            run._lock.close()
+            run._lock = None
+        _OPEN.remove(run)
+
+
 class RunFolder:
-    def __init__(self, path: str, verb: str):
+    def __init__(self, path: str, verb: str, sources: tuple[str, ...] = ()):
+        """`sources`: the run's input files and folders (never deleted by --overwrite)."""
         if not path or not path.strip():
             raise UncannyError("--out: an empty path is not a run folder")
-        self.path, self.verb = path, verb
+        self.path, self.verb, self.sources = path, verb, tuple(s for s in sources if isinstance(s, str))
         self._lock = None
+        self._aside = None      # the run being replaced, kept until this one is released
 
     def file(self, *parts: str) -> str:
         return os.path.join(self.path, *parts)
@@ -116,6 +149,9 @@ class RunFolder:
             raise UncannyError(f"{self.path}: run folder already exists (use --resume to continue it, "
                                f"--overwrite to start again)")
         what = "resume" if resume else "overwrite"
+        why = protected(self.path, self.sources) if overwrite else None
+        if why:
+            raise UncannyError(f"{self.path}: --overwrite refuses: {why}")
         if found != self.verb:
             kind = f"a {found} run" if found else "not a run folder"
             raise UncannyError(f"{self.path}: --{what} refuses: the folder is {kind}, not a {self.verb} run")
@@ -130,10 +166,17 @@ class RunFolder:
         """Check (see `check`), then delete the old run on --overwrite, create the folder and
         its `subdirs`, and take the run's lock. Call it after the verb's inputs are checked."""
         recorded = self.check(resume, overwrite)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise UncannyError(f"{self.path}: the folder it goes in ({parent}) does not exist or is not writable")
         if overwrite and self.has_content():
-            self._take_lock()     # never delete a run another process is writing
-            self.release()
-            shutil.rmtree(self.path)
+            self._take_lock()     # never replace a run another process is writing
+            self._lock.close()
+            self._lock = None
+            self._aside = os.path.join(parent, f".{os.path.basename(os.path.abspath(self.path))}.replaced-{os.getpid()}")
+            os.replace(self.path, self._aside)
+            atexit.register(self._restore)
+            _OPEN.append(self)
         for sub in ("",) + tuple(subdirs):
             d = self.file(sub) if sub else self.path
             try:
@@ -149,22 +192,41 @@ class RunFolder:
         if self._lock is not None:
             return
         try:
-            f = open(self.file(LOCK_FILE), "a")
+            f = open(self.file(LOCK_FILE), "a+")
         except OSError as e:
             raise UncannyError(f"{self.path}: cannot write in the run folder ({e.strerror})") from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
             f.close()
-            raise UncannyError(f"{self.path}: another uncanny process is writing this run "
-                               f"(wait for it to finish, or stop it)") from None
+            raise UncannyError(f"{self.path}: {holder} is writing this run (wait for it to finish, "
+                               f"or stop it)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} (uncanny {self.verb})")
+        f.flush()
         self._lock = f
 
     def release(self):
-        """Let go of the run's lock (the process exiting does the same)."""
+        """The run ended well: let go of its lock, and delete the run it replaced."""
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+        if self._aside is not None:
+            shutil.rmtree(self._aside, ignore_errors=True)
+            self._aside = None
+        if self in _OPEN:
+            _OPEN.remove(self)
+
+    def _restore(self):
+        """At exit without `release` (the new run failed): put the replaced run back."""
+        if self._aside is None or not os.path.isdir(self._aside):
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.replace(self._aside, self.path)
+        self._aside = None
 
     # ---- records
 

@@ -85,13 +85,15 @@ class TrainConfig:
     precision: str = option("auto", "bf16 autocast for the G and D forwards (auto: where the hardware has "
                             "native bf16), or fp32", choices=("auto", "bf16", "fp32"))
     n_sample: int = option(32, "fixed-seed samples per snapshot grid", cli=False, check=positive)
+    on_nonfinite: str = option("stop", "a NaN/inf loss: stop cleanly with a snapshot of the last finite weights, "
+                               "or skip that update and continue", choices=("stop", "continue"))
     seed: int = option(0, check=non_negative)
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
     resume: bool = option(False, "continue the run in --out with its own recipe")
     overwrite: bool = option(False, "replace an existing training run")
 
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
-    PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite")
+    PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
     BEFORE_OPTION = {"noise": True}
 
@@ -175,6 +177,7 @@ class Trainer:
         self.d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
         self.mean_path_length = torch.zeros(())
         self.r1_val = self.pl_val = 0.0
+        self.skipped = 0               # updates not applied because their loss was not finite (this step)
         # noise off: the strengths of G's (and G_ema's) noise inputs are held at zero
         self.held_at_zero = [] if cfg.noise else [m.weight for net in (G, G_ema) for m in net.modules()
                                                   if isinstance(m, NoiseInjection)]
@@ -187,6 +190,9 @@ class Trainer:
 
     def _update(self, opt, module, loss):
         opt.zero_grad(set_to_none=True)
+        if not bool(torch.isfinite(loss.detach()).all()):
+            self.skipped += 1          # never apply a NaN/inf update: the weights stay finite
+            return
         loss.backward()
         for w in self.held_at_zero:
             w.grad = None  # Adam leaves parameters without a gradient alone
@@ -195,6 +201,7 @@ class Trainer:
 
     def step(self, i: int, real_batch) -> dict:
         cfg, G, D = self.cfg, self.G, self.D
+        self.skipped = 0
         with torch.no_grad():
             for w in self.held_at_zero:
                 w.zero_()
@@ -244,7 +251,7 @@ class Trainer:
             ema_nimg = min(ema_nimg, (i + 1) * cfg.batch * cfg.ema_rampup)
         _accumulate(self.G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": self.r1_val, "pl": self.pl_val,
-                "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item()}
+                "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item(), "skipped": self.skipped}
 
 
 def _seed_step(seed: int, step: int, rank: int) -> None:
@@ -309,7 +316,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         torch.cuda.set_device(device)
     if cfg.batch % world:
         raise UncannyError(f"--batch {cfg.batch}: must be divisible by the {world} processes")
-    run = RunFolder(cfg.out, "train")
+    run = RunFolder(cfg.out, "train", sources=(cfg.data,))
     if rank == 0:
         run.check(cfg.resume, cfg.overwrite)      # refuse early; nothing is deleted yet
     data = load_dataset(cfg.data)
@@ -409,7 +416,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         t_spent += now - t_last
         t_last = now
         done = step + 1
-        out_of_time = stop.requested or (cfg.minutes is not None and time.time() - t_start > cfg.minutes * 60)
+        nonfinite = stats["skipped"] > 0 and cfg.on_nonfinite == "stop"
+        out_of_time = nonfinite or stop.requested or (cfg.minutes is not None and time.time() - t_start > cfg.minutes * 60)
         if world > 1:  # every rank stops at the same step: rank 0's clock decides
             import torch.distributed as dist
             flag = torch.tensor([float(out_of_time)], device=device)
@@ -426,6 +434,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             if done % snap_steps == 0 or done == total_steps or out_of_time:
                 last_path = snapshot(done)
         if out_of_time:
+            if nonfinite and rank == 0:
+                print(f"\nnon-finite loss at step {step}: its update was not applied; stopped with a snapshot of "
+                      f"the last finite weights (--on-nonfinite continue skips such updates)", file=sys.stderr)
             break
     stop.restore()
     if stop.requested and rank == 0:
