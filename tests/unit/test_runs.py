@@ -90,9 +90,9 @@ def test_a_second_writer_is_refused_while_a_run_is_open(tmp_path):
     first = RunFolder(path, "foil")
     first.open()
     first.write_json("run.json", {})
-    with pytest.raises(UncannyError, match="another uncanny process"):
+    with pytest.raises(UncannyError, match="is writing this run"):
         RunFolder(path, "foil").open(resume=True)
-    with pytest.raises(UncannyError, match="another uncanny process"):
+    with pytest.raises(UncannyError, match="is writing this run"):
         RunFolder(path, "foil").open(overwrite=True)
     assert os.path.isfile(os.path.join(path, "run.json"))    # the open run was not deleted
     first.release()
