@@ -66,7 +66,8 @@ class FoilConfig:
     out: str = option("runs/foil", "run folder")
     iters: int = option(2000, "iterations", check=positive)
     lr: float = option(0.002, "Adam learning rate", check=positive)
-    batch: int = option(8, "latents per step", check=positive)
+    batch: int = option(8, "latents per step", check=lambda v: None if isinstance(v, int) and 0 < v <= 1024
+                        else "must be 1 to 1024 (a larger batch does not fit in memory on a CPU)")
     generator: str = option("g_ema", "generator to start from", choices=("g_ema", "g"))
     loss: str = option("softplus", "softplus: minimise softplus(D(G(z))); logd: minimise log D; hinge: minimise D",
                        choices=tuple(LOSSES))

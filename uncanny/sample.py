@@ -37,7 +37,8 @@ class SampleConfig:
     model: str | None = option(None, "checkpoint, embedded name, or foil snapshot RUN/ITER (default: the default model)")
     out: str = option("samples.png", "PNG to write")
     n: int | None = option(None, "number of samples, seeds 0..n-1 (overrides --seeds)",
-                           check=positive_or_none)
+                           check=lambda v: None if v is None or (isinstance(v, int) and 0 < v <= 10000)
+                           else "must be 1 to 10000 (one grid)")
     seeds: tuple = option(tuple(range(16)), "sample seeds", type=seeds_arg, show=seed_text)
     truncation: float = option(1.0, "truncation psi", check=in_unit_interval)
     generator: str = option("g_ema", "generator to sample", choices=("g_ema", "g"))

@@ -49,7 +49,7 @@ from .util import autocast_for, progress, resolve_device, seed_z
 
 
 def _batch_check(v) -> str | None:
-    return None if isinstance(v, int) and v >= 2 else "must be at least 2"
+    return None if isinstance(v, int) and 2 <= v <= 1024 else "must be 2 to 1024 (a larger batch does not fit in memory)"
 
 
 @dataclass
