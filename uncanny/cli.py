@@ -17,6 +17,13 @@ from .errors import UncannyError
 from .options import add_options, from_args, given
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), like every other error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _report_foil(r):
     if r.stopped_early:
         print(f"stopped early: {r.stopped_early}")
@@ -75,7 +82,7 @@ def _run_train(a):
 def _add_data(sub):
     from .data import PrepareConfig
     p = sub.add_parser("data", help="prepare datasets")
-    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    dsub = p.add_subparsers(dest="data_cmd", required=True, parser_class=_Parser)
     q = dsub.add_parser("prepare", help="detect, align (FFHQ-style) and crop the faces in a folder of photos")
     add_options(q, PrepareConfig)
 
@@ -170,7 +177,7 @@ def _run_render(a):
 def _add_edit(sub):
     from .edit import ApplyConfig, FindConfig
     p = sub.add_parser("edit", help="latent directions (SeFa, GANSpace, attributes) and edits along them")
-    esub = p.add_subparsers(dest="edit_cmd", required=True)
+    esub = p.add_subparsers(dest="edit_cmd", required=True, parser_class=_Parser)
     add_options(esub.add_parser("find", help="find directions: --method sefa | ganspace | attribute"), FindConfig)
     add_options(esub.add_parser("apply", help="apply one direction to seeds, a projected latent or a foil run"),
                 ApplyConfig, exclusive=(("seeds", "latent"), ("index", "attribute")))
@@ -209,7 +216,7 @@ def _run_detect(a):
 def _add_detector(sub):
     from .detector_train import DetectorTrainConfig
     p = sub.add_parser("detector", help="train a real/fake detector")
-    dsub = p.add_subparsers(dest="detector_cmd", required=True)
+    dsub = p.add_subparsers(dest="detector_cmd", required=True, parser_class=_Parser)
     add_options(dsub.add_parser("train", help="train a CNN from scratch on real photos against many generators"),
                 DetectorTrainConfig)
 
@@ -264,9 +271,9 @@ COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="uncanny", description="uncanny-lab: explore what generative models see as fake")
+    p = _Parser(prog="uncanny", description="uncanny-lab: explore what generative models see as fake")
     p.add_argument("--version", action="version", version=f"uncanny-lab {__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     for add, _ in COMMANDS.values():
         add(sub)
     return p

@@ -120,3 +120,31 @@ def test_training_stops_cleanly_on_a_nonfinite_loss(photos, tmp_path, capsys):
     from uncanny.adapters import load_gan
     snaps = sorted(os.listdir(os.path.join(out, "snapshots")))
     load_gan(os.path.join(out, "snapshots", [s for s in snaps if s.endswith(".safetensors")][-1]))  # finite weights
+
+
+def test_disk_full_mid_run_is_one_line_and_the_run_resumes(tiny_ckpt, tmp_path, capsys, monkeypatch):
+    """ENOSPC while a snapshot is written: exit 2, one line, no half-written file that looks
+    complete; once there is space again, --resume finishes the run."""
+    import errno
+
+    from uncanny import checkpoint
+    real_write, calls = checkpoint.atomic_write_bytes, []
+
+    def full_disk(path, data):
+        calls.append(path)
+        if len(calls) == 3:          # the second snapshot
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return real_write(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full_disk)
+    out = str(tmp_path / "run")
+    args = ["foil", "--model", tiny_ckpt, "--out", out, "--iters", "6", "--snapshots", "0,3,6", "--faces-every", "0",
+            "--seeds", "0-3"]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "uncanny: error" in line]   # (after the progress bar)
+    assert len(err) == 1 and "No space left on device" in err[0] and "--resume" in err[0], err
+    assert not [f for f in os.listdir(os.path.join(out, "snapshots")) if ".tmp" in f]
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real_write)       # space again
+    assert main(args + ["--resume"]) == 0
+    assert sorted(os.listdir(os.path.join(out, "snapshots")))[-1] == "iter-000006.safetensors"
