@@ -167,8 +167,11 @@ class RunFolder:
         its `subdirs`, and take the run's lock. Call it after the verb's inputs are checked."""
         recorded = self.check(resume, overwrite)
         parent = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise UncannyError(f"{self.path}: the folder it goes in ({parent}) does not exist or is not writable")
+        existing = parent
+        while not os.path.exists(existing):            # folders on the way are created, as mkdir -p does
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+            raise UncannyError(f"{self.path}: cannot create it: {existing} is not a writable folder")
         if overwrite and self.has_content():
             self._take_lock()     # never replace a run another process is writing
             self._lock.close()

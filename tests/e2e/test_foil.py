@@ -154,7 +154,7 @@ def test_unwritable_out_and_missing_model(tiny_ckpt, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["foil", "--model", tiny_ckpt, "--out", str(blocker / "run"), "--iters", "2"]) == 2
-    assert "does not exist or is not writable" in capsys.readouterr().err
+    assert "is not a writable folder" in capsys.readouterr().err
     assert main(["foil", "--model", str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "r")]) == 2
     assert "none.safetensors: no such checkpoint file" in capsys.readouterr().err
 

@@ -57,6 +57,16 @@ def test_new_run_then_refuse_resume_and_overwrite(tmp_path):
     again.release()
 
 
+def test_folders_on_the_way_are_created_but_not_inside_a_file(tmp_path):
+    deep = RunFolder(str(tmp_path / "runs" / "2026" / "foil1"), "foil")
+    deep.open()
+    assert os.path.isfile(tmp_path / "runs" / "2026" / "foil1" / "run.json")
+    deep.release()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UncannyError, match="is not a writable folder"):
+        RunFolder(str(tmp_path / "file" / "a" / "run"), "foil").open()
+
+
 def test_overwrite_and_resume_refuse_folders_that_are_not_runs(tmp_path):
     mine = tmp_path / "photos"
     mine.mkdir()

@@ -56,7 +56,7 @@ def from_checkpoint(ck: Checkpoint, which: str = "g_ema", need_d: bool = False,
     cls = adapter_for(ck.arch)
     try:
         G, D = cls.build(ck.config)
-    except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as e:
+    except (TypeError, ValueError, KeyError, RuntimeError, ArithmeticError, MemoryError) as e:
         raise UncannyError(f"{ck.path}: bad architecture config ({str(e).splitlines()[0][:120]})") from None
     for net, sd in ck.state.items():
         for k, t in sd.items():

@@ -18,6 +18,10 @@ class StyleGAN1(GAN):
     @classmethod
     def build(cls, config: dict):
         c = dict(config)
+        for name, hi in (("code_dim", 4096), ("n_mlp", 64), ("stage", 1024)):
+            v = c.get(name, 8 if name == "n_mlp" else None)
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi:
+                raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")
         G = S1.StyledGenerator(c["code_dim"], c.get("n_mlp", 8), c["stage"], fused=c.get("fused", True))
         D = S1.Discriminator(c.get("fused", True), c.get("from_rgb_activate", True), c["stage"])
         return G, D

@@ -20,6 +20,14 @@ class DCGANConfig:
     nc: int = 3
     size: int = 64
 
+    def __post_init__(self):
+        for name in ("nz", "ngf", "ndf", "nc"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 4096:
+                raise ValueError(f"{name} must be a whole number from 1 to 4096, got {v!r}")
+        if self.size != 64:
+            raise ValueError(f"this DCGAN makes 64 px images, not {self.size!r}")
+
 
 
 class Generator(nn.Module):

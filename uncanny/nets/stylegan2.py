@@ -67,8 +67,18 @@ class StyleGAN2Config:
     channel_base: int | None = None
 
     def __post_init__(self):
-        if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
+        ints = {"size": (4, 1024), "style_dim": (1, 4096), "n_mlp": (0, 64), "channel_multiplier": (1, 8),
+                "channel_max": (1, 4096), "channel_base": (1, 1 << 20)}
+        for name, (lo, hi) in ints.items():
+            v = getattr(self, name)
+            if v is None and name in ("channel_max", "channel_base"):
+                continue
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {v!r}")
+        if self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two between 4 and 1024, got {self.size}")
+        if not isinstance(self.lr_mlp, (int, float)) or not 0 < self.lr_mlp < 1e6:
+            raise ValueError(f"lr_mlp must be a positive number, got {self.lr_mlp!r}")
 
 
 
