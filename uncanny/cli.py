@@ -141,7 +141,7 @@ def _run_convert(a):
 def _add_project(sub):
     from .project import ProjectConfig
     p = sub.add_parser("project", help="project real faces into the GAN's latent space and film the search")
-    add_options(p, ProjectConfig)
+    add_options(p, ProjectConfig, exclusive=(("resume", "overwrite"),))
 
 
 def _run_project(a):

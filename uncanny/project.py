@@ -22,6 +22,9 @@ summary.json, and with --chain / --loop chain.mp4 (summary.json reports the loop
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -34,19 +37,19 @@ from . import faces
 from .adapters import GAN, load_gan
 from .errors import UncannyError
 from .identity import NO_IDENTITY, TRANSFORMS, IdentityMeter, identifiable_step
-from .latents import Latent, synthesize
+from .latents import Latent, load_latent, synthesize
 from .losses import LPIPS, DFeatureLoss, IdentityLoss, ms_ssim, psnr
 from .media import from_uint8, label, save_png, save_video, to_uint8, upscale
 from .options import non_negative, option, positive, validate
 from .plots import plot_identity
 from .runs import RunFolder
-from .util import progress, resolve_device
+from .util import atomic_write_bytes, progress, resolve_device
 
 
 @dataclass
 class ProjectConfig:
-    images: list = option(None, "photos to project (any size; the face is found and aligned)",
-                          positional=True, nargs="+")
+    images: list = option(None, "photos to project (any size; the face is found and aligned); with --resume, "
+                          "the run's own", positional=True, nargs="*")
     model: str | None = option(None, "checkpoint or embedded model (default: the default model)")
     out: str = option("runs/project", "run folder", flag="--out")
     steps: int = option(1000, "optimisation steps per face", check=positive)
@@ -74,10 +77,12 @@ class ProjectConfig:
     loop: bool = option(False, "close the chain: re-project the first face from the last")
     seed: int = option(0, "seed of the search's noise", check=non_negative)
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+    resume: bool = option(False, "continue an interrupted projection: finished faces are kept, the rest are done")
     overwrite: bool = option(False, "replace an existing projection run in --out")
+    PER_CALL = ("device", "resume", "overwrite", "out")
 
     def validate(self):
-        if not self.images:
+        if not self.images and not self.resume:
             raise UncannyError("no images given")
         validate(self)
         if self.loop and not self.chain:
@@ -241,7 +246,14 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
     """Project every face; returns a summary (also written to out/summary.json)."""
     cfg.validate()
     run = RunFolder(cfg.out, "project", sources=(*cfg.images, cfg.model, cfg.lpips_weights, cfg.lpips_lin))
-    run.check(overwrite=cfg.overwrite)            # refuse early; nothing is deleted yet
+    recorded = run.check(cfg.resume, cfg.overwrite)   # refuse early; nothing is deleted yet
+    if recorded is not None and isinstance(recorded.get("config"), dict):   # resume: the run's own settings
+        names = {f.name for f in dataclasses.fields(ProjectConfig)}
+        kept = {k: v for k, v in recorded["config"].items() if k in names and k not in ProjectConfig.PER_CALL}
+        cfg = ProjectConfig(**kept, out=cfg.out, device=cfg.device, resume=True)
+        cfg.validate()
+    if not cfg.images:
+        raise UncannyError(f"{cfg.out}: nothing to resume there (no recorded projection); give the photos")
     device = resolve_device(cfg.device)
     gan = load_gan(cfg.model, device=device)
     if gan.arch not in PROJECTABLE:
@@ -259,7 +271,7 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
             print(f"uncanny: skipping {e}")
     if not targets:
         raise UncannyError("none of the images has a usable face: " + "; ".join(skipped.values()))
-    run.open(overwrite=cfg.overwrite)             # inputs are good: now replace an old run
+    run.open(cfg.resume, cfg.overwrite)           # inputs are good: now replace an old run
     run.write_json("run.json", {"config": asdict(cfg), "model": gan.path, "model_arch": gan.arch})
 
     summary = {"config": asdict(cfg), "model": gan.path, "faces": [], "skipped": skipped}
@@ -269,6 +281,14 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
     prev, videos = None, {}
     for n, (idx, path, target, suffix) in enumerate(order):
         fdir = _face_dir(cfg.out, idx, path, suffix)
+        done = os.path.join(fdir, "face.json")
+        if cfg.resume and os.path.isfile(done):   # finished before the interruption: kept as it is
+            entry = json.load(open(done))
+            summary["faces"].append(entry)
+            with np.load(os.path.join(fdir, "frames.npz")) as z:
+                videos[(idx, suffix)] = list(z["frames"])
+            prev = load_latent(os.path.join(fdir, "latent.npz"))[0].to(device)
+            continue
         os.makedirs(fdir, exist_ok=True)
         save_png(os.path.join(fdir, "target.png"), target)
         meter = IdentityMeter(target)
@@ -292,12 +312,17 @@ def project(cfg: ProjectConfig, show_progress: bool = True) -> dict:
         plot_identity(rows, ident["step"], os.path.join(fdir, "identity.png"))
         videos[(idx, suffix)] = raw
         keys = ("psnr", "identity", "identity_judged")
-        summary["faces"].append({"image": path, "folder": fdir, "identifiable_at_step": ident["step"],
-                                 "identifiable_at_step_plain": identifiable_step(rows, "identity"),
-                                 "frames_disagreeing": sum(r["disagree"] for r in rows), "frames": len(rows),
-                                 "first": {k: rows[0][k] for k in keys},
-                                 "final": {k: rows[-1][k] for k in keys + ("face_found", "disagree")},
-                                 "started_from": "previous face" if start is not None else "mean W"})
+        entry = {"image": path, "folder": fdir, "identifiable_at_step": ident["step"],
+                 "identifiable_at_step_plain": identifiable_step(rows, "identity"),
+                 "frames_disagreeing": sum(r["disagree"] for r in rows), "frames": len(rows),
+                 "first": {k: rows[0][k] for k in keys},
+                 "final": {k: rows[-1][k] for k in keys + ("face_found", "disagree")},
+                 "started_from": "previous face" if start is not None else "mean W"}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, frames=np.stack(raw))          # the chain video is rebuilt from these on resume
+        atomic_write_bytes(os.path.join(fdir, "frames.npz"), buf.getvalue())
+        run.write_json(os.path.join(os.path.basename(fdir), "face.json"), entry)   # last: the face is finished
+        summary["faces"].append(entry)
         prev = lat
 
     if cfg.chain and len(targets) > 1:

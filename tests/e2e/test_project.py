@@ -205,3 +205,38 @@ def test_identifiable_step_is_where_the_distance_stays_under_the_threshold():
     assert identifiable_step(rows) == 30            # the dip at 10 came back out
     assert identifiable_step(rows, "identity") == 10
     assert identifiable_step(rows[:3]) is None      # not under the threshold at the end
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_projections(celeba_photos, tiny_ckpt, tmp_path):
+    """SIGKILL after the first face is finished, --resume: finished faces are kept, the rest are
+    projected again from the same start, and the latents equal an uninterrupted run's bit for bit."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+    photos = list(celeba_photos[:3])
+    args = ["--model", tiny_ckpt, "--steps", "60", "--every", "10", "--chain", "--id-weight", "0"]
+    full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    assert subprocess.run([sys.executable, "-m", "uncanny", "project", *photos, "--out", full, *args], env=env,
+                          capture_output=True).returncode == 0
+    p = subprocess.Popen([sys.executable, "-m", "uncanny", "project", *photos, "--out", killed, *args], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(os.path.isfile(os.path.join(killed, d, "face.json"))
+                                             for d in (os.listdir(killed) if os.path.isdir(killed) else [])):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not os.path.isfile(os.path.join(killed, "summary.json"))          # an interrupted run never looks done
+    r = subprocess.run([sys.executable, "-m", "uncanny", "project", "--out", killed, "--resume"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-500:]
+    faces = sorted(d for d in os.listdir(full) if d[:2].isdigit())
+    assert faces == sorted(d for d in os.listdir(killed) if d[:2].isdigit()) and len(faces) >= 2
+    for d in faces:
+        with np.load(os.path.join(full, d, "latent.npz")) as a, np.load(os.path.join(killed, d, "latent.npz")) as b:
+            assert np.array_equal(a["latent"], b["latent"]), d
+    assert os.path.isfile(os.path.join(killed, "summary.json")) and os.path.isfile(os.path.join(killed, "chain.mp4"))
