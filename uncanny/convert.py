@@ -41,6 +41,8 @@ def convert(src: str, dst: str, stage: int | None = None) -> dict:
         meta = {k: v for k, v in ck.header.items() if k not in ("format", "version", "arch", "config", "nets")}
         meta.setdefault("provenance", {})["converted_from"] = os.path.abspath(src)
         save_checkpoint(dst, ck.arch, ck.config, ck.state, meta, w_avg=ck.w_avg)
+        from .checkpoint import read_checkpoint
+        from_checkpoint(read_checkpoint(dst))    # read back what was written, as sample would
     else:
         raise UncannyError(f"{dst}: output must end in .safetensors (ours) or .pt (rosinality)")
     return {"arch": ck.arch, "config": ck.config, "nets": sorted(ck.state), "out": dst}

@@ -569,6 +569,9 @@ def read_foreign(path: str, stage: int | None = None):
     import multiprocessing as mp
     if not os.path.isfile(path):
         raise UncannyError(f"{path}: no such checkpoint file")
+    if os.path.getsize(path) > READ_MEMORY // 2:
+        raise UncannyError(f"{path}: {os.path.getsize(path) >> 30} GB is more than a checkpoint this reader takes "
+                           f"({READ_MEMORY >> 31} GB)")
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_read_in_child, args=(child, path, stage), daemon=True)

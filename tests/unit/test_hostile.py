@@ -93,3 +93,31 @@ def test_convert_writes_nothing_sample_would_refuse(tiny_ckpt, tmp_path):
     out = str(tmp_path / "ok.safetensors")
     assert main(["convert", tiny_ckpt, out]) == 0 and os.path.isfile(out)     # a good file still converts
     assert main(["sample", "--model", out, "--out", str(tmp_path / "s.png")]) == 0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats() | st.text(max_size=6),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(arch=st.sampled_from(["stylegan2", "stylegan1", "dcgan", "x", ""]),
+       config=st.dictionaries(st.sampled_from(["size", "style_dim", "n_mlp", "channel_multiplier", "channel_max",
+                                               "channel_base", "lr_mlp", "code_dim", "stage", "fused", "nz", "ngf",
+                                               "ndf", "nc", "junk"]), json_values, max_size=6),
+       header=st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+def test_any_header_and_config_is_loaded_or_refused_by_name(tmp_path_factory, arch, config, header):
+    """Property: a safetensors checkpoint with any header and any config either loads or is
+    refused with an UncannyError naming the file: never another exception."""
+    from uncanny.adapters import load_gan
+    from uncanny.errors import UncannyError
+    path = str(tmp_path_factory.mktemp("h") / "m.safetensors")
+    meta = {"format": "uncanny", "version": 1, "arch": arch, "config": config, **header}
+    open(path, "wb").write(save({"g.w": torch.zeros(2)}, metadata={"uncanny": json.dumps(meta)}))
+    try:
+        load_gan(path)
+    except UncannyError as e:
+        assert path in str(e)
