@@ -248,6 +248,22 @@ def _run_attack(a):
     print(f"flipped {sum(int(r['flipped']) for r in rows)} of {len(rows)}; {os.path.join(cfg.out, 'attack.csv')}")
 
 
+def _add_studio(sub):
+    from .studio import StudioConfig
+    p = sub.add_parser("studio", help="a local web app to browse runs (more to come: jobs, the uncanny-valley study)")
+    add_options(p, StudioConfig)
+
+
+def _run_studio(a):
+    from .options import validate
+    from .studio import StudioConfig, serve      # the CLI is the one place that starts the studio
+    cfg = from_args(StudioConfig, a)
+    validate(cfg)
+    if not os.path.isdir(cfg.runs_dir):
+        raise UncannyError(f"{cfg.runs_dir}: no such folder of runs")
+    serve(cfg.runs_dir, cfg.host, cfg.port, cfg.token)
+
+
 def _add_demo(sub):
     from .demo import DemoConfig
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
@@ -266,7 +282,7 @@ COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample)
             "convert": (_add_convert, _run_convert), "project": (_add_project, _run_project),
             "render": (_add_render, _run_render), "edit": (_add_edit, _run_edit),
             "detect": (_add_detect, _run_detect), "detector": (_add_detector, _run_detector),
-            "attack": (_add_attack, _run_attack),
+            "attack": (_add_attack, _run_attack), "studio": (_add_studio, _run_studio),
             "demo": (_add_demo, _run_demo)}
 
 

@@ -15,7 +15,7 @@ LAYERS = {
     1: ["checkpoint", "formats", "registry", "runs", "faces", "augment", "metrics", "data"],
     2: ["adapters", "adapters.*", "losses", "identity", "latents", "plots", "judges", "detectors"],
     3: ["foil", "train", "project", "render", "sample", "measure", "convert", "demo", "edit", "detect", "detector_train", "attack"],
-    4: ["cli", "__main__", "__init__"],
+    4: ["cli", "__main__", "__init__", "studio", "studio.*"],
 }
 
 
@@ -75,6 +75,13 @@ def test_modules_import_only_downwards():
             if _layer(target) > _layer(name):
                 wrong.append(f"{name}:{line} imports {target}")
     assert not wrong, "upward imports: " + "; ".join(wrong)
+
+
+def test_nothing_but_the_cli_imports_the_studio():
+    for name, path in _modules():
+        if name.startswith("studio") or name == "cli":
+            continue
+        assert not [t for t, _ in _imports(name, path) if t.startswith("studio")], name
 
 
 def test_nets_import_only_torch_and_their_own_ops():

@@ -1,0 +1,173 @@
+"""The studio's FastAPI app: run folders as JSON and as pages, files from inside RUNS_DIR only."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import secrets
+
+from ..runs import SNAPSHOT_DIR, list_snapshots, recorded_verb
+
+COOKIE = "uncanny_studio"
+
+
+def _runs(root: str) -> list[dict]:
+    out = []
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        verb = recorded_verb(path) if os.path.isdir(path) else None
+        if verb is not None:
+            out.append({"name": name, "verb": verb})
+    return out
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+        return obj if isinstance(obj, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def run_info(root: str, name: str) -> dict | None:
+    """What a run page shows, from the run's own files (None: not a run under root)."""
+    path = os.path.join(root, name)
+    if "/" in name or name.startswith(".") or not os.path.isdir(path):
+        return None
+    verb = recorded_verb(path)
+    if verb is None:
+        return None
+    rec = _read_json(os.path.join(path, "run.json"))
+    info = {"name": name, "verb": verb, "config": rec.get("config", {})}
+    if verb == "foil":
+        snaps = list(list_snapshots(os.path.join(path, SNAPSHOT_DIR), "iter"))
+        stages = {int(k): v for k, v in (rec.get("stages") or {}).items() if str(k).isdigit()}
+        info.update(snapshots=[{"iter": it, "stage": stages.get(it, ""), "grid": f"{name}/grids/iter-{it:06d}.png"}
+                               for it in snaps],
+                    peak=rec.get("peak_uncanny"), stopped_early=rec.get("stopped_early"),
+                    curves=f"{name}/curves.png", video=f"{name}/foil.mp4", timeline=f"{name}/timeline.png")
+    elif verb == "project":
+        summary = _read_json(os.path.join(path, "summary.json"))
+        info["faces"] = [{"image": os.path.basename(f.get("image", "")),
+                          "folder": os.path.basename(f.get("folder", "")),
+                          "identifiable_at_step": f.get("identifiable_at_step"),
+                          "video": f"{name}/{os.path.basename(f.get('folder', ''))}/search.mp4",
+                          "identity": f"{name}/{os.path.basename(f.get('folder', ''))}/identity.png"}
+                         for f in summary.get("faces", [])]
+        info["finished"] = bool(summary)
+    return info
+
+
+def safe_file(root: str, rel: str) -> str | None:
+    """The real path of `rel` if it is a file inside root (no '..', no absolute paths, no links out)."""
+    real_root = os.path.realpath(root)
+    full = os.path.realpath(os.path.join(real_root, rel))
+    if os.path.commonpath([full, real_root]) != real_root or not os.path.isfile(full):
+        return None
+    return full
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} img,video{{max-width:100%}}
+.stage{{font-weight:bold}} .peak{{color:#a020f0}} a{{color:#225}}</style></head><body>{body}</body></html>"""
+
+
+def _foil_page(info: dict) -> str:
+    snaps = info["snapshots"]
+    data = json.dumps(snaps)
+    return f"""<h1>foil run {html.escape(info['name'])}</h1>
+<p>suggested peak uncanny: <span class="peak">iteration {info['peak']}</span>
+{('<br>stopped early: ' + html.escape(str(info['stopped_early']))) if info.get('stopped_early') else ''}</p>
+<input id="slider" type="range" min="0" max="{max(len(snaps) - 1, 0)}" value="0" style="width:100%">
+<p>iteration <span id="it"></span>: <span class="stage" id="stage"></span> <span class="peak" id="ispeak"></span></p>
+<img id="grid" alt="grid of the fixed seeds">
+<h2>curves</h2><img src="/files/{info['curves']}" alt="curves">
+<h2>video</h2><video src="/files/{info['video']}" controls loop></video>
+<script>
+const snaps = {data}; const peak = {json.dumps(info['peak'])};
+const s = document.getElementById('slider');
+function show() {{ const x = snaps[s.value]; if (!x) return;
+  document.getElementById('it').textContent = x.iter; document.getElementById('stage').textContent = x.stage;
+  document.getElementById('ispeak').textContent = x.iter === peak ? '(suggested peak)' : '';
+  document.getElementById('grid').src = '/files/' + x.grid; }}
+s.oninput = show; show();
+</script>"""
+
+
+def _project_page(info: dict) -> str:
+    parts = [f"<h1>projection {html.escape(info['name'])}</h1>"]
+    for f in info["faces"]:
+        at = f["identifiable_at_step"]
+        parts.append(f"<h2>{html.escape(f['image'])}</h2><p>identifiable (judged) "
+                     f"{'from step ' + str(at) if at is not None else 'never'}</p>"
+                     f"<video src='/files/{f['video']}' controls loop></video>"
+                     f"<img src='/files/{f['identity']}' alt='identity curve'>")
+    return "".join(parts)
+
+
+def create_app(runs_dir: str, token: str | None = None):
+    """The app for RUNS_DIR; every request needs `token` (query ?token= once, then a cookie)."""
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+
+    root = os.path.realpath(runs_dir)
+    token = token or secrets.token_urlsafe(16)
+    app = FastAPI(title="uncanny studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.token, app.state.root = token, root
+
+    @app.middleware("http")
+    async def need_token(request: Request, call_next):
+        given = request.query_params.get("token")
+        if given is not None and secrets.compare_digest(given, token):
+            target = request.url.path
+            resp = RedirectResponse(target, status_code=303)
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return resp
+        if not secrets.compare_digest(request.cookies.get(COOKIE, ""), token):
+            return JSONResponse({"error": "this studio needs the token printed when it started"}, status_code=401)
+        return await call_next(request)
+
+    @app.get("/api/runs")
+    def api_runs():
+        return _runs(root)
+
+    @app.get("/api/runs/{name}")
+    def api_run(name: str):
+        info = run_info(root, name)
+        if info is None:
+            raise HTTPException(404, "no such run")
+        return info
+
+    @app.get("/files/{rel:path}")
+    def files(rel: str):
+        path = safe_file(root, rel)
+        if path is None:
+            raise HTTPException(404, "no such file in the runs folder")
+        return FileResponse(path)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index():
+        items = "".join(f"<li><a href='/runs/{html.escape(r['name'])}'>{html.escape(r['name'])}</a> "
+                        f"({html.escape(r['verb'])})</li>" for r in _runs(root))
+        return PAGE.format(title="uncanny studio", body=f"<h1>runs in {html.escape(root)}</h1><ul>{items}</ul>")
+
+    @app.get("/runs/{name}", response_class=HTMLResponse)
+    def run_page(name: str):
+        info = run_info(root, name)
+        if info is None:
+            raise HTTPException(404, "no such run")
+        body = _foil_page(info) if info["verb"] == "foil" else _project_page(info) if info["verb"] == "project" \
+            else f"<h1>{html.escape(name)} ({html.escape(info['verb'])})</h1><pre>{html.escape(json.dumps(info['config'], indent=1))}</pre>"
+        return PAGE.format(title=name, body="<p><a href='/'>all runs</a></p>" + body)
+
+    return app
+
+
+def serve(runs_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> None:
+    """Run the studio until Ctrl-C; prints the address with its token."""
+    import uvicorn
+    app = create_app(runs_dir, token)
+    print(f"uncanny studio: http://{host}:{port}/?token={app.state.token}  (runs in {app.state.root})", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
