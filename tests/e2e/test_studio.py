@@ -57,3 +57,44 @@ def test_nothing_outside_the_runs_folder_is_served(runs, tmp_path):
         r = c.get("/files/" + rel)
         assert r.status_code == 404 and b"secret" not in r.content, rel
     assert c.get("/api/runs/..").status_code == 404 and c.get("/runs/notes").status_code == 404
+
+
+def test_launch_a_foil_job_watch_it_and_see_the_run_appear(runs, tiny_ckpt):
+    import time
+    c = _client(runs)
+    bad = c.post("/api/jobs/foil", json={"name": "x", "options": {"model": tiny_ckpt, "iters": -5}})
+    assert bad.status_code == 400 and "--iters -5" in bad.json()["detail"]
+    bad = c.post("/api/jobs/foil", json={"name": "../escape", "options": {"model": tiny_ckpt}})
+    assert bad.status_code == 400
+    bad = c.post("/api/jobs/foil", json={"name": "y", "options": {"model": tiny_ckpt, "out": "/tmp/x"}})
+    assert bad.status_code == 400                                   # the studio decides where runs go
+    job = c.post("/api/jobs/foil", json={"name": "launched", "options": {
+        "model": tiny_ckpt, "iters": 6, "snapshots": [0, 3, 6], "faces_every": 0, "sample_seeds": [0, 1, 2, 3]}}).json()
+    assert job["state"] == "running"
+    t0 = time.time()
+    assert c.get("/api/runs").status_code == 200 and time.time() - t0 < 1      # the server answers meanwhile
+    events = c.get(f"/api/jobs/{job['id']}/events").text                     # streams until the job ends
+    assert events.count("data: ") >= 1 and '"state": "done"' in events, events[-500:]
+    assert {"name": "launched", "verb": "foil"} in c.get("/api/runs").json()
+    assert [s["iter"] for s in c.get("/api/runs/launched").json()["snapshots"]] == [0, 3, 6]
+
+
+def test_a_job_can_be_cancelled_and_uploads_are_checked(runs, tiny_ckpt, celeba_photos):
+    import time
+    c = _client(runs)
+    job = c.post("/api/jobs/foil", json={"name": "long", "options": {"model": tiny_ckpt, "iters": 100000,
+                                                                        "faces_every": 0}}).json()
+    time.sleep(3)
+    assert c.post(f"/api/jobs/{job['id']}/cancel").status_code == 200
+    for _ in range(100):
+        if c.get(f"/api/jobs/{job['id']}").json()["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "cancelled"
+    r = c.post("/api/jobs/project", data={"name": "notaphoto"}, files={"photo": ("x.png", b"not an image", "image/png")})
+    assert r.status_code == 400 and "not a usable photo" in r.json()["detail"]
+    r = c.post("/api/jobs/project", data={"name": "big"}, files={"photo": ("x.png", b"0" * (11 << 20), "image/png")})
+    assert r.status_code == 413
+    r = c.post("/api/jobs/project", data={"name": "me", "steps": "2"},
+               files={"photo": ("me.jpg", open(celeba_photos[0], "rb").read(), "image/jpeg")})
+    assert r.status_code == 200 and r.json()["kind"] == "project"

@@ -7,9 +7,41 @@ import json
 import os
 import secrets
 
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+
+from ..errors import UncannyError
 from ..runs import SNAPSHOT_DIR, list_snapshots, recorded_verb
 
 COOKIE = "uncanny_studio"
+MAX_UPLOAD = 10 << 20          # bytes of one uploaded photo
+
+
+def _store_upload(root: str, data: bytes, name: str) -> str:
+    """Check an uploaded photo is an image (any common format, not a decompression bomb) and keep
+    it as PNG in RUNS_DIR/.studio/uploads; UncannyError-free: HTTP 400 on anything else."""
+    import io
+
+    from PIL import Image
+
+    from ..faces import load_image
+    folder = os.path.join(root, ".studio", "uploads")
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".check-{secrets.token_hex(4)}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    try:
+        img = load_image(tmp)
+    except UncannyError as e:
+        raise HTTPException(400, "the upload is not a usable photo: " + str(e).split(": ", 1)[-1]) from None
+    finally:
+        os.unlink(tmp)
+    path = os.path.join(folder, f"{secrets.token_hex(4)}-{''.join(c for c in name if c.isalnum())[:32] or 'photo'}.png")
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path
 
 
 def _runs(root: str) -> list[dict]:
@@ -74,6 +106,43 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 .stage{{font-weight:bold}} .peak{{color:#a020f0}} a{{color:#225}}</style></head><body>{body}</body></html>"""
 
 
+LAUNCH = """<h2>launch</h2>
+<form id="foil"><b>foil</b> name <input name="name" value="foil-studio" required>
+ model <input name="model" value="faces64"> iterations <input name="iters" type="number" value="300">
+ loss <select name="loss"><option>hinge</option><option>softplus</option><option>logd</option></select>
+ lr <input name="lr" value="0.0005" size="7"> <button>start</button></form>
+<form id="project" enctype="multipart/form-data"><b>project a photo</b> name <input name="name" value="me" required>
+ photo <input name="photo" type="file" accept="image/*" required> steps <input name="steps" type="number" value="300">
+ <button>start</button></form>
+<p id="error" style="color:#b00"></p>
+<h2>jobs</h2><div id="jobs"></div>
+<script>
+function watch(job) {
+  let row = document.getElementById('job-' + job.id);
+  if (!row) { row = document.createElement('div'); row.id = 'job-' + job.id; document.getElementById('jobs').appendChild(row); }
+  const es = new EventSource('/api/jobs/' + job.id + '/events');
+  es.onmessage = (ev) => { const s = JSON.parse(ev.data);
+    row.innerHTML = '<b>' + s.name + '</b> (' + s.kind + ') <progress max="1" value="' + s.progress + '"></progress> ' +
+      s.state + ' ' + Math.round(100 * s.progress) + '% ' +
+      (s.state === 'running' ? '<button onclick="cancelJob(\'' + s.id + '\')">cancel</button>' :
+       s.state === 'done' ? '<a href="/runs/' + s.name + '">open</a>' : '') + ' <small></small>';
+    row.querySelector('small').textContent = s.message;
+    if (s.state !== 'running') { es.close(); } };
+}
+function cancelJob(id) { fetch('/api/jobs/' + id + '/cancel', {method: 'POST'}); }
+async function launched(r) { const j = await r.json();
+  if (!r.ok) { document.getElementById('error').textContent = j.detail; return; }
+  document.getElementById('error').textContent = ''; watch(j); }
+document.getElementById('foil').onsubmit = async (e) => { e.preventDefault(); const f = new FormData(e.target);
+  const options = {model: f.get('model'), iters: parseInt(f.get('iters')), loss: f.get('loss'), lr: parseFloat(f.get('lr'))};
+  launched(await fetch('/api/jobs/foil', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                           body: JSON.stringify({name: f.get('name'), options})})); };
+document.getElementById('project').onsubmit = async (e) => { e.preventDefault();
+  launched(await fetch('/api/jobs/project', {method: 'POST', body: new FormData(e.target)})); };
+fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
+</script>"""
+
+
 def _foil_page(info: dict) -> str:
     snaps = info["snapshots"]
     data = json.dumps(snaps)
@@ -109,9 +178,6 @@ def _project_page(info: dict) -> str:
 
 def create_app(runs_dir: str, token: str | None = None):
     """The app for RUNS_DIR; every request needs `token` (query ?token= once, then a cookie)."""
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-
     root = os.path.realpath(runs_dir)
     token = token or secrets.token_urlsafe(16)
     app = FastAPI(title="uncanny studio", docs_url=None, redoc_url=None, openapi_url=None)
@@ -129,9 +195,74 @@ def create_app(runs_dir: str, token: str | None = None):
             return JSONResponse({"error": "this studio needs the token printed when it started"}, status_code=401)
         return await call_next(request)
 
+    from .jobs import Jobs
+    jobs = Jobs(root)
+    app.state.jobs = jobs
+
     @app.get("/api/runs")
     def api_runs():
         return _runs(root)
+
+    @app.post("/api/jobs/foil")
+    async def launch_foil(request: Request):
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("options", {}), dict):
+            raise HTTPException(400, "expected {\"name\": ..., \"options\": {...}}")
+        try:
+            job = jobs.launch("foil", body.get("options", {}), str(body.get("name", "")))
+        except (UncannyError, TypeError) as e:
+            raise HTTPException(400, str(e)) from None
+        return jobs.status(job.id)
+
+    @app.post("/api/jobs/project")
+    async def launch_project(request: Request):
+        form = await request.form()
+        upload, name = form.get("photo"), str(form.get("name", ""))
+        if upload is None or not hasattr(upload, "read"):
+            raise HTTPException(400, "send the photo as the form field 'photo'")
+        data = await upload.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise HTTPException(413, f"the photo is over {MAX_UPLOAD >> 20} MB")
+        path = _store_upload(root, data, name)
+        try:
+            steps = int(form.get("steps", 300))
+            job = jobs.launch("project", {"images": [path], "steps": steps}, name)
+        except (UncannyError, ValueError) as e:
+            raise HTTPException(400, str(e)) from None
+        return jobs.status(job.id)
+
+    @app.get("/api/jobs")
+    def list_jobs():
+        return jobs.all()
+
+    @app.get("/api/jobs/{job_id}")
+    def job_status(job_id: str):
+        try:
+            return jobs.status(job_id)
+        except KeyError:
+            raise HTTPException(404, "no such job") from None
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    def job_cancel(job_id: str):
+        try:
+            return jobs.cancel(job_id)
+        except KeyError:
+            raise HTTPException(404, "no such job") from None
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def job_events(job_id: str):
+        import asyncio
+        if job_id not in jobs.jobs:
+            raise HTTPException(404, "no such job")
+
+        async def stream():
+            while True:
+                st = jobs.status(job_id)
+                yield f"data: {json.dumps(st)}\n\n"
+                if st["state"] != "running":
+                    return
+                await asyncio.sleep(0.5)
+        return StreamingResponse(stream(), media_type="text/event-stream")
 
     @app.get("/api/runs/{name}")
     def api_run(name: str):
@@ -151,7 +282,8 @@ def create_app(runs_dir: str, token: str | None = None):
     def index():
         items = "".join(f"<li><a href='/runs/{html.escape(r['name'])}'>{html.escape(r['name'])}</a> "
                         f"({html.escape(r['verb'])})</li>" for r in _runs(root))
-        return PAGE.format(title="uncanny studio", body=f"<h1>runs in {html.escape(root)}</h1><ul>{items}</ul>")
+        return PAGE.format(title="uncanny studio", body=f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>"
+                           + LAUNCH)
 
     @app.get("/runs/{name}", response_class=HTMLResponse)
     def run_page(name: str):
