@@ -122,11 +122,15 @@ function watch(job) {
   if (!row) { row = document.createElement('div'); row.id = 'job-' + job.id; document.getElementById('jobs').appendChild(row); }
   const es = new EventSource('/api/jobs/' + job.id + '/events');
   es.onmessage = (ev) => { const s = JSON.parse(ev.data);
-    row.innerHTML = '<b>' + s.name + '</b> (' + s.kind + ') <progress max="1" value="' + s.progress + '"></progress> ' +
-      s.state + ' ' + Math.round(100 * s.progress) + '% ' +
-      (s.state === 'running' ? '<button onclick="cancelJob(\'' + s.id + '\')">cancel</button>' :
-       s.state === 'done' ? '<a href="/runs/' + s.name + '">open</a>' : '') + ' <small></small>';
-    row.querySelector('small').textContent = s.message;
+    row.textContent = '';
+    const title = document.createElement('b'); title.textContent = s.name + ' (' + s.kind + ') '; row.appendChild(title);
+    const bar = document.createElement('progress'); bar.max = 1; bar.value = s.progress; row.appendChild(bar);
+    row.appendChild(document.createTextNode(' ' + s.state + ' ' + Math.round(100 * s.progress) + '% '));
+    if (s.state === 'running') { const c = document.createElement('button'); c.textContent = 'cancel';
+      c.onclick = () => cancelJob(s.id); row.appendChild(c); }
+    if (s.state === 'done') { const a = document.createElement('a'); a.href = '/runs/' + s.name; a.textContent = 'open';
+      row.appendChild(a); }
+    const m = document.createElement('small'); m.textContent = ' ' + s.message; row.appendChild(m);
     if (s.state !== 'running') { es.close(); } };
 }
 function cancelJob(id) { fetch('/api/jobs/' + id + '/cancel', {method: 'POST'}); }

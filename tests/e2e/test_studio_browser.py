@@ -1,0 +1,85 @@
+"""The studio in a real browser (Debian's chromium driven headless by Playwright): browse a foil
+run with the snapshot slider, launch a job from the page and watch it finish."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from uncanny.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def studio(tiny_ckpt, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["foil", "--model", tiny_ckpt, "--out", str(root / "foil1"), "--iters", "4", "--snapshots", "0,2,4",
+                 "--faces-every", "0", "--seeds", "0-3"]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([sys.executable, "-m", "uncanny", "studio", str(root), "--port", str(port), "--token", "tk"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url, str(root)
+    p.terminate()
+    p.wait(10)
+
+
+def _shot_is_a_page(path):
+    from PIL import Image
+    a = np.asarray(Image.open(path).convert("L")).astype(float)
+    return a.std() > 5          # not a blank page
+
+
+def test_browse_a_foil_run_with_the_slider(studio, tmp_path):
+    url, _ = studio
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = b.new_page()
+        page.goto(url + "/runs/foil1")
+        assert "needs the token" in page.content()          # no token, nothing
+        page.goto(url + "/?token=tk")
+        page.click("text=foil1")
+        page.wait_for_selector("#slider")
+        assert page.inner_text("#it") == "0"
+        page.fill("#slider", "2")                           # drag to the last snapshot
+        page.dispatch_event("#slider", "input")
+        assert page.inner_text("#it") == "4" and page.inner_text("#stage") in ("divergence", "convergence", "collapse")
+        page.wait_for_function("document.getElementById('grid').naturalWidth > 0")
+        page.screenshot(path=str(tmp_path / "foil.png"), full_page=True)
+        assert _shot_is_a_page(tmp_path / "foil.png")
+        b.close()
+
+
+def test_launch_a_job_from_the_page(studio, tiny_ckpt, tmp_path):
+    url, root = studio
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = b.new_page()
+        page.goto(url + "/?token=tk")
+        page.fill("#foil input[name=name]", "from-page")
+        page.fill("#foil input[name=model]", tiny_ckpt)
+        page.fill("#foil input[name=iters]", "4")
+        page.click("#foil button")
+        page.wait_for_selector("text=done", timeout=120_000)
+        page.click("#jobs >> text=open")
+        page.wait_for_selector("#slider")
+        page.screenshot(path=str(tmp_path / "launched.png"), full_page=True)
+        assert _shot_is_a_page(tmp_path / "launched.png")
+        b.close()
+    assert os.path.isfile(os.path.join(root, "from-page", "timeline.png"))
