@@ -83,3 +83,31 @@ def test_launch_a_job_from_the_page(studio, tiny_ckpt, tmp_path):
         assert _shot_is_a_page(tmp_path / "launched.png")
         b.close()
     assert os.path.isfile(os.path.join(root, "from-page", "timeline.png"))
+
+
+def test_a_whole_study_session_in_the_browser(studio, tmp_path):
+    url, root = studio
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = b.new_page()
+        page.goto(url + "/?token=tk")
+        page.click("text=the uncanny-valley study")
+        page.check("input[value=foil1]")
+        page.fill("input[name=photos]", "2")
+        page.click("#create")
+        link = page.get_attribute("#studies a[id^=link-]", "href")
+        participant = b.new_context().new_page()                 # no studio cookie
+        participant.goto(url + link)
+        participant.click("#consent")
+        n = 0
+        while participant.query_selector("#done") is None:
+            participant.wait_for_selector("img.stim")
+            for item in ("humanness", "eeriness", "attractiveness"):
+                participant.check(f"input[name={item}][value='{1 + (n + len(item)) % 7}']")
+            participant.click("#real" if n % 2 else "#fake")
+            n += 1
+        participant.screenshot(path=str(tmp_path / "done.png"))
+        assert n == 5 and "Thank you" in participant.inner_text("#done")
+        page.goto(url + "/study")
+        assert "1 participants, 5 responses" in page.inner_text("#studies")
+        b.close()

@@ -189,6 +189,8 @@ def create_app(runs_dir: str, token: str | None = None):
 
     @app.middleware("http")
     async def need_token(request: Request, call_next):
+        if request.url.path.startswith("/p/"):     # participants reach only their study, by its key
+            return await call_next(request)
         given = request.query_params.get("token")
         if given is not None and secrets.compare_digest(given, token):
             target = request.url.path
@@ -202,6 +204,11 @@ def create_app(runs_dir: str, token: str | None = None):
     from .jobs import Jobs
     jobs = Jobs(root)
     app.state.jobs = jobs
+    from . import participants
+    from .study import Store
+    store = Store(os.path.join(jobs.dir, "..", "study.sqlite"))
+    app.state.store = store
+    participants.add_routes(app, root, store)
 
     @app.get("/api/runs")
     def api_runs():
@@ -286,8 +293,8 @@ def create_app(runs_dir: str, token: str | None = None):
     def index():
         items = "".join(f"<li><a href='/runs/{html.escape(r['name'])}'>{html.escape(r['name'])}</a> "
                         f"({html.escape(r['verb'])})</li>" for r in _runs(root))
-        return PAGE.format(title="uncanny studio", body=f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>"
-                           + LAUNCH)
+        return PAGE.format(title="uncanny studio", body=f"<p><a href='/study'>the uncanny-valley study</a></p>"
+                           f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>" + LAUNCH)
 
     @app.get("/runs/{name}", response_class=HTMLResponse)
     def run_page(name: str):
