@@ -155,9 +155,10 @@ def _foil_page(info: dict) -> str:
 {('<br>stopped early: ' + html.escape(str(info['stopped_early']))) if info.get('stopped_early') else ''}</p>
 <input id="slider" type="range" min="0" max="{max(len(snaps) - 1, 0)}" value="0" style="width:100%">
 <p>iteration <span id="it"></span>: <span class="stage" id="stage"></span> <span class="peak" id="ispeak"></span></p>
-<img id="grid" alt="grid of the fixed seeds">
+<img id="grid" alt="grid of the fixed seeds" style="width:420px;image-rendering:pixelated">
 <h2>curves</h2><img src="/files/{info['curves']}" alt="curves">
-<h2>video</h2><video src="/files/{info['video']}" controls loop></video>
+<h2>the run as a film</h2><img src="/files/{info['video'][:-4]}.gif" alt="the fixed seeds over the run"
+ style="width:420px;image-rendering:pixelated"> <a href="/files/{info['video']}">mp4</a>
 <script>
 const snaps = {data}; const peak = {json.dumps(info['peak'])};
 const s = document.getElementById('slider');
@@ -175,7 +176,8 @@ def _project_page(info: dict) -> str:
         at = f["identifiable_at_step"]
         parts.append(f"<h2>{html.escape(f['image'])}</h2><p>identifiable (judged) "
                      f"{'from step ' + str(at) if at is not None else 'never'}</p>"
-                     f"<video src='/files/{f['video']}' controls loop></video>"
+                     f"<img src='/files/{f['video'][:-4]}.gif' alt='the search' style='width:520px'> "
+                     f"<a href='/files/{f['video']}'>mp4</a><br>"
                      f"<img src='/files/{f['identity']}' alt='identity curve'>")
     return "".join(parts)
 

@@ -149,7 +149,7 @@ class Store:
         return buf.getvalue()
 
     def analysis(self, study: int) -> dict:
-        """Per stimulus: likeness, mean affinity with a 95% CI; a cubic fit of affinity on likeness;
+        """Per stimulus: likeness, mean affinity with a 95% CI; a polynomial (cubic) fit of affinity on likeness;
         the real-or-fake accuracy."""
         rows = self._q("select s.id, s.likeness, s.is_real, r.eeriness, r.attractiveness, r.humanness, r.choice "
                        "from responses r join stimuli s on r.stimulus = s.id join participants p on "
@@ -172,9 +172,10 @@ class Store:
         fit = None
         xs = np.array([s["likeness"] for s in stim if s["likeness"] is not None], float)
         ys = np.array([s["affinity"] for s in stim if s["likeness"] is not None], float)
-        if len(set(xs.round(6))) >= 4:
-            fit = [float(c) for c in np.polyfit(xs, ys, 3)]
-        return {"stimuli": stim, "fit_cubic": fit, "responses": len(rows),
+        distinct = len(set(xs.round(6)))
+        if distinct >= 3:                     # cubic where the stimuli allow it, else quadratic
+            fit = [float(c) for c in np.polyfit(xs, ys, min(3, distinct - 1))]
+        return {"stimuli": stim, "fit": fit, "responses": len(rows),
                 "real_or_fake_accuracy": correct / answered if answered else None, "choices": answered}
 
     def plot(self, study: int, path: str) -> dict:
@@ -184,9 +185,10 @@ class Store:
         for s in a["stimuli"]:
             ax.errorbar(s["likeness"], s["affinity"], yerr=s["ci95"] if np.isfinite(s["ci95"]) else None, fmt="o",
                         color="C2" if s["is_real"] else "C3", capsize=3)
-        if a["fit_cubic"]:
+        if a["fit"]:
             x = np.linspace(0, 1, 100)
-            ax.plot(x, np.polyval(a["fit_cubic"], x), color="black", lw=1, label="cubic fit (Mori's valley?)")
+            ax.plot(x, np.polyval(a["fit"], x), color="black", lw=1,
+                    label=f"polynomial fit, degree {len(a['fit']) - 1} (Mori's valley?)")
             ax.legend(fontsize=8)
         ax.set_xlabel("human-likeness (dlib face rate of the snapshot; photos = 1)")
         ax.set_ylabel("affinity (attractiveness - eeriness)")
