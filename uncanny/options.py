@@ -187,17 +187,22 @@ def from_args(cls, args: argparse.Namespace, **fixed):
     return cls(**{**given(cls, args), **fixed})
 
 
+def _shown(v) -> str:
+    """A value as an error message shows it: text with spaces or control characters quoted."""
+    return repr(v) if isinstance(v, str) and (not v or not v.isprintable() or v.strip() != v) else str(v)
+
+
 def validate(cfg) -> None:
     """Run every field's choices and check; raise UncannyError naming the option."""
     for f in dataclasses.fields(cfg):
         m = f.metadata
         v = getattr(cfg, f.name)
         if m.get("choices") and v not in m["choices"]:
-            raise UncannyError(f"{flag_of(f)} {v}: must be one of {', '.join(map(str, m['choices']))}")
+            raise UncannyError(f"{flag_of(f)} {_shown(v)}: must be one of {', '.join(map(str, m['choices']))}")
         if m.get("check"):
             try:
                 problem = m["check"](v)
             except TypeError:
                 problem = f"wrong type ({type(v).__name__})"
             if problem:
-                raise UncannyError(f"{flag_of(f)} {v}: {problem}")
+                raise UncannyError(f"{flag_of(f)} {_shown(v)}: {problem}")

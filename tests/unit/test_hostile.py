@@ -103,7 +103,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40
                            max_leaves=8)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(arch=st.sampled_from(["stylegan2", "stylegan1", "dcgan", "x", ""]),
        config=st.dictionaries(st.sampled_from(["size", "style_dim", "n_mlp", "channel_multiplier", "channel_max",
                                                "channel_base", "lr_mlp", "code_dim", "stage", "fused", "nz", "ngf",

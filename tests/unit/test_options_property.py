@@ -34,7 +34,7 @@ def _fields(cls):
     return [f for f in dataclasses.fields(cls) if f.metadata.get("check") or f.metadata.get("choices")]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_validation_accepts_or_names_the_option(data):
     cls = data.draw(st.sampled_from([c for c in CONFIGS if _fields(c)]))
@@ -53,7 +53,7 @@ def test_validation_accepts_or_names_the_option(data):
         assert v in f.metadata["choices"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_command_line_text_parses_to_a_value_or_a_usage_error(data):
     cls = data.draw(st.sampled_from(CONFIGS))
