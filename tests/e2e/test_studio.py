@@ -98,3 +98,26 @@ def test_a_job_can_be_cancelled_and_uploads_are_checked(runs, tiny_ckpt, celeba_
     r = c.post("/api/jobs/project", data={"name": "me", "steps": "2"},
                files={"photo": ("me.jpg", open(celeba_photos[0], "rb").read(), "image/jpeg")})
     assert r.status_code == 200 and r.json()["kind"] == "project"
+
+
+def test_detect_and_edit_runs_have_their_pages_and_a_long_run_opens_fast(runs, tiny_ckpt, celeba_photos):
+    import csv
+    import shutil
+    import time
+    assert main(["detect", celeba_photos[0], "--out", os.path.join(runs, "det1")]) == 0
+    c = _client(runs)
+    info = c.get("/api/runs/det1").json()
+    assert info["verb"] == "detect" and info["images"][0]["verdict"] in ("real", "fake")
+    assert c.get("/files/" + info["images"][0]["map"]).status_code == 200
+    assert "where it looks" in c.get("/runs/det1").text
+    long = os.path.join(runs, "long2000")                   # a foil run with 2,000 iterations of metrics
+    shutil.copytree(os.path.join(runs, "foil1"), long)
+    rows = list(csv.DictReader(open(os.path.join(long, "metrics.csv"))))
+    with open(os.path.join(long, "metrics.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for i in range(2001):
+            w.writerow({**rows[0], "iter": i})
+    t = time.perf_counter()
+    assert c.get("/runs/long2000").status_code == 200 and c.get("/api/runs/long2000").status_code == 200
+    assert time.perf_counter() - t < 0.3

@@ -89,6 +89,17 @@ def run_info(root: str, name: str) -> dict | None:
                           "identity": f"{name}/{os.path.basename(f.get('folder', ''))}/identity.png"}
                          for f in summary.get("faces", [])]
         info["finished"] = bool(summary)
+    elif verb == "edit":
+        info.update(strip=f"{name}/strip.png", sweep=f"{name}/sweep.gif", direction=rec.get("direction"),
+                    method=rec.get("method"))
+    elif verb == "detect":
+        import csv
+        scores = os.path.join(path, "scores.csv")
+        rows = list(csv.DictReader(open(scores))) if os.path.isfile(scores) else []
+        info["images"] = [{"path": os.path.basename(r.get("path", "")), "fake_score": r.get("fake_score"),
+                           "verdict": r.get("verdict"), "face_found": r.get("face_found"),
+                           "map": f"{name}/maps/{os.path.splitext(os.path.basename(r.get('path', '')))[0]}.png"}
+                          for r in rows]
     return info
 
 
@@ -303,8 +314,20 @@ def create_app(runs_dir: str, token: str | None = None):
         info = run_info(root, name)
         if info is None:
             raise HTTPException(404, "no such run")
-        body = _foil_page(info) if info["verb"] == "foil" else _project_page(info) if info["verb"] == "project" \
-            else f"<h1>{html.escape(name)} ({html.escape(info['verb'])})</h1><pre>{html.escape(json.dumps(info['config'], indent=1))}</pre>"
+        if info["verb"] == "foil":
+            body = _foil_page(info)
+        elif info["verb"] == "project":
+            body = _project_page(info)
+        elif info["verb"] == "edit":
+            body = (f"<h1>edit {html.escape(name)}: {html.escape(str(info['direction']))} ({html.escape(str(info['method']))})"
+                    f"</h1><img src='/files/{info['strip']}' alt='strip'><br><img src='/files/{info['sweep']}' alt='sweep'>")
+        elif info["verb"] == "detect":
+            body = f"<h1>detect {html.escape(name)}</h1>" + "".join(
+                f"<p>{html.escape(r['path'])}: <b>{html.escape(str(r['verdict']))}</b> {html.escape(str(r['fake_score']))}"
+                f"<br><img src='/files/{r['map']}' alt='where it looks'></p>" for r in info["images"])
+        else:
+            body = (f"<h1>{html.escape(name)} ({html.escape(info['verb'])})</h1>"
+                    f"<pre>{html.escape(json.dumps(info['config'], indent=1, default=str))}</pre>")
         return PAGE.format(title=name, body="<p><a href='/'>all runs</a></p>" + body)
 
     return app
