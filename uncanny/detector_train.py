@@ -204,7 +204,7 @@ def train_detector(cfg: DetectorTrainConfig, show_progress: bool = True) -> dict
     # calibration on the validation split (raw outputs), then held-out metrics
     det = TrainedDetector(net, {}, "detector")
     val_fake = np.concatenate([ims for g in fakes["val"].values() for ims in g.values()])
-    r_real, r_fake = _raw(det, real_split["val"]), _raw(det, val_fake)
+    r_real, r_fake = det.raws(real_split["val"]), det.raws(val_fake)
     threshold, eer = eer_threshold(r_real, r_fake)
     det.threshold, det.spread = threshold, float(max(np.std(np.concatenate([r_real, r_fake])) / 4, 1e-6))
     metrics = evaluate(det, real_split["test"], {g: np.concatenate(list(v.values())) for g, v in fakes["test"].items()})
@@ -219,11 +219,6 @@ def train_detector(cfg: DetectorTrainConfig, show_progress: bool = True) -> dict
     run.write_json("run.json", {"config": asdict(cfg)})
     run.release()
     return meta
-
-
-def _raw(det, images: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([det.raw(b) for b in _tensor(list(images)).split(256)]).numpy()
 
 
 def evaluate(det, real: np.ndarray, fakes: dict[str, np.ndarray], transform=None) -> dict:

@@ -93,6 +93,11 @@ def differentiable_view(x: torch.Tensor, prep: Prepared, size: int = SIZE) -> to
 # ----------------------------------------------------------------------------- detectors
 
 
+def _unit_batches(aligned: np.ndarray, batch: int):
+    """Aligned uint8 faces (N, H, W, 3) as [0, 1] tensors (B, 3, H, W), `batch` at a time."""
+    return (torch.from_numpy(np.array(aligned)).permute(0, 3, 1, 2).float() / 255).split(batch)
+
+
 class Detector:
     """Raw output r(x) (higher = more fake) calibrated to fake_score = sigmoid((r - t) / s)."""
 
@@ -109,8 +114,12 @@ class Detector:
     @torch.no_grad()
     def scores(self, aligned: np.ndarray, batch: int = 128) -> np.ndarray:
         """(N,) fake scores of aligned uint8 faces (N, SIZE, SIZE, 3)."""
-        x = torch.from_numpy(np.array(aligned)).permute(0, 3, 1, 2).float() / 255
-        return torch.cat([self.score_tensor(b) for b in x.split(batch)]).numpy()
+        return torch.cat([self.score_tensor(b) for b in _unit_batches(aligned, batch)]).numpy()
+
+    @torch.no_grad()
+    def raws(self, aligned: np.ndarray, batch: int = 128) -> np.ndarray:
+        """(N,) raw outputs (before calibration) of aligned uint8 faces."""
+        return torch.cat([self.raw(b) for b in _unit_batches(aligned, batch)]).numpy()
 
     def cam_layer(self) -> torch.nn.Module | None:
         return None
@@ -272,8 +281,7 @@ def calibrate_d(gan: GAN, n: int = 512) -> tuple[float, float]:
     real = real_faces(n)
     with torch.no_grad():
         fakes = np.concatenate([to_uint8(gan.generate(z)) for z in seed_z(range(900_000, 900_000 + n), gan.z_dim).split(64)])
-        r_real = torch.cat([det.raw(b) for b in (torch.from_numpy(real).permute(0, 3, 1, 2).float() / 255).split(128)]).numpy()
-        r_fake = torch.cat([det.raw(b) for b in (torch.from_numpy(fakes).permute(0, 3, 1, 2).float() / 255).split(128)]).numpy()
+    r_real, r_fake = det.raws(real), det.raws(fakes)
     t, eer = eer_threshold(r_real, r_fake)
     spread = float(max(np.std(np.concatenate([r_real, r_fake])) / 4, 1e-6))
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -46,7 +46,7 @@ class GAN:
 
     @property
     def z_dim(self) -> int:
-        raise NotImplementedError
+        return self.G.style_dim          # StyleGAN 1 and 2; the DCGAN overrides it
 
     @property
     def size(self) -> int:

@@ -27,10 +27,6 @@ class StyleGAN1(GAN):
         return G, D
 
     @property
-    def z_dim(self) -> int:
-        return self.G.style_dim
-
-    @property
     def num_ws(self) -> int:
         return self.G.step + 1   # one style per resolution block up to the stage
 

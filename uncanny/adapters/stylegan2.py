@@ -21,10 +21,6 @@ class StyleGAN2(GAN):
         return G, D
 
     @property
-    def z_dim(self) -> int:
-        return self.G.style_dim
-
-    @property
     def num_ws(self) -> int:
         return self.G.n_latent
 
