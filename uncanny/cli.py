@@ -264,6 +264,22 @@ def _run_studio(a):
     serve(cfg.runs_dir, cfg.host, cfg.port, cfg.token)
 
 
+def _add_animate(sub):
+    from .animate import AnimateConfig
+    p = sub.add_parser("animate", help="drive a still face (photo, sample, foiled face) with the motion of a video")
+    add_options(p, AnimateConfig)
+
+
+def _run_animate(a):
+    from .animate import AnimateConfig, animate
+    r = animate(from_args(AnimateConfig, a))
+    print(f"{r['frames']} frames ({r['driving_faces_found']} with a driving face found), landmark error "
+          f"{r['landmark_error']:.3f} IOD (a still image: {r['still_error']:.3f}), identity to the source "
+          f"{r['identity']:.2f} (mirrored {r['identity_mirror']:.2f})")
+    for k, v in r["files"].items():
+        print(f"{k:>12}: {v}")
+
+
 def _add_demo(sub):
     from .demo import DemoConfig
     p = sub.add_parser("demo", help="a short foil run on the embedded default model (a few minutes on a CPU)")
@@ -282,7 +298,7 @@ COMMANDS = {"foil": (_add_foil, _run_foil), "sample": (_add_sample, _run_sample)
             "convert": (_add_convert, _run_convert), "project": (_add_project, _run_project),
             "render": (_add_render, _run_render), "edit": (_add_edit, _run_edit),
             "detect": (_add_detect, _run_detect), "detector": (_add_detector, _run_detector),
-            "attack": (_add_attack, _run_attack), "studio": (_add_studio, _run_studio),
+            "attack": (_add_attack, _run_attack), "animate": (_add_animate, _run_animate), "studio": (_add_studio, _run_studio),
             "demo": (_add_demo, _run_demo)}
 
 

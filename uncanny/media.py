@@ -53,14 +53,22 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
                                                     Image.NEAREST))
 
 
-def save_png(path: str, image: np.ndarray) -> None:
+def save_png(path: str, image: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """PNG, written atomically; `text`: metadata as PNG text chunks (e.g. provenance)."""
+    from PIL.PngImagePlugin import PngInfo
+    info = None
+    if text:
+        info = PngInfo()
+        for k, v in text.items():
+            info.add_itxt(k, v)
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
+    Image.fromarray(image).save(buf, format="PNG", pnginfo=info)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_video(path: str, frames: list[np.ndarray], fps: int = 24) -> None:
-    """MP4 (H.264, yuv420p) or GIF by extension; frames are (H, W, 3) uint8, made even-sized."""
+def save_video(path: str, frames: list[np.ndarray], fps: float = 24, comment: str | None = None) -> None:
+    """MP4 (H.264, yuv420p) or GIF by extension; frames are (H, W, 3) uint8, made even-sized.
+    `comment`: metadata written into the file (MP4 comment tag, GIF comment extension)."""
     import imageio.v2 as imageio
     if not frames:
         return
@@ -68,11 +76,13 @@ def save_video(path: str, frames: list[np.ndarray], fps: int = 24) -> None:
     frames = [f[: h - h % 2, : w - w % 2] for f in frames]
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), ".tmp-" + os.path.basename(path))
     if path.endswith(".gif"):
-        imageio.mimsave(tmp, frames, format="GIF", duration=1000 / fps, loop=0)
+        extra = {"comment": comment.encode("utf-8")} if comment else {}
+        imageio.mimsave(tmp, frames, format="GIF", duration=1000 / fps, loop=0, **extra)
     else:
         with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8,
                                 macro_block_size=1, pixelformat="yuv420p",
-                                ffmpeg_log_level="error") as wr:
+                                ffmpeg_log_level="error",
+                                output_params=["-metadata", f"comment={comment}"] if comment else None) as wr:
             for f in frames:
                 wr.append_data(f)
     os.replace(tmp, path)

@@ -160,9 +160,9 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
             parser.add_argument(f.name, nargs=m.get("nargs"), help=help_, metavar=m.get("metavar"),
                                 type=m.get("type") or str)   # positionals: text (paths)
             continue
-        if isinstance(d, bool) and m.get("type") is None:   # a flag
-            target.add_argument(flag_of(f), dest=f.name, action="store_true",
-                                default=None if defaults_none else False, help=help_)
+        if isinstance(d, bool) and m.get("type") is None:   # a flag (--no-x for a field that is on by default)
+            target.add_argument(flag_of(f), dest=f.name, action="store_false" if d else "store_true",
+                                default=None if defaults_none else d, help=help_)
             continue
         kind = _parser_type(f, d)
         if d is dataclasses.MISSING:
