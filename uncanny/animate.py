@@ -50,7 +50,7 @@ from .options import non_negative, option, positive, positive_or_none, validate
 from .runs import RunFolder
 from .util import progress, resolve_device, seed_z
 
-METHODS = ("warp", "latent")
+METHODS = ("warp", "latent", "fomm")
 VIDEO_EXTS = {".mp4", ".webm", ".mov", ".gif", ".avi", ".mkv", ".m4v"}
 COLUMNS = ["frame", "driving_face_found", "interpolated", "displacement", "target_mouth_open", "result_mouth_open",
            "landmark_error", "still_error", "result_face_found", "identity", "identity_mirror", "file"]
@@ -62,8 +62,10 @@ class AnimateConfig:
                          "a foil snapshot RUN/ITER (with --seed)", positional=True)
     driving: str = option(None, "the motion: a video (mp4, webm, mov, gif) or a folder of frames", positional=True)
     out: str = option("runs/animate", "run folder")
-    method: str = option("warp", "warp: landmark-driven warp; latent: through the GAN (GAN sources only)",
-                         choices=METHODS)
+    method: str = option("warp", "warp: landmark-driven warp; latent: through the GAN (GAN sources only); fomm: "
+                         "a First Order Motion Model checkpoint (--fomm)", choices=METHODS)
+    fomm: str | None = option(None, "a First Order Motion Model checkpoint in its original layout (vox-cpk.pth.tar); "
+                              "given alone, it selects --method fomm", metavar="CPK")
     face: int | None = option(None, "which face of a photo with several (0 = largest)", type=int, check=lambda v: None
                               if v is None or v >= 0 else "must be 0 or more")
     seed: int | None = option(None, "seed of the generated face (GAN sources)", type=int,
@@ -90,6 +92,12 @@ class AnimateConfig:
         validate(self)
         if not self.source or not self.driving:
             raise UncannyError("give a SOURCE and a DRIVING clip")
+        if self.fomm and self.method == "warp":
+            self.method = "fomm"
+        if self.method == "fomm" and not self.fomm:
+            raise UncannyError("--method fomm: give the checkpoint with --fomm vox-cpk.pth.tar")
+        if self.fomm and not os.path.isfile(self.fomm):
+            raise UncannyError(f"{self.fomm}: no such file (--fomm)")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -247,7 +255,7 @@ def _side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h
 def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
     """Drive the source with the driving clip; returns the summary written to OUT/run.json."""
     cfg.validate()
-    run = RunFolder(cfg.out, "animate", sources=(cfg.source, cfg.driving, cfg.run, cfg.directions))
+    run = RunFolder(cfg.out, "animate", sources=(cfg.source, cfg.driving, cfg.run, cfg.directions, cfg.fomm))
     recorded = run.check(resume=cfg.resume, overwrite=cfg.overwrite)
     if recorded and recorded.get("config"):
         same = {k: recorded["config"].get(k) for k in ("source", "driving", "method", "seed", "max_frames", "face")}
@@ -266,6 +274,10 @@ def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
     targets = motion.transfer(source.landmarks, smooth)
     displacement = np.linalg.norm(smooth - smooth[:1], axis=-1).mean(-1) / motion.iod(smooth[0])
 
+    if cfg.method == "fomm":              # read the checkpoint before anything is written
+        from .fomm import FommDriver
+        fomm_driver = FommDriver(cfg.fomm, source.image, source.landmarks, frames, smooth, resolve_device(cfg.device))
+
     run.open(resume=cfg.resume, overwrite=cfg.overwrite, subdirs=("frames",))
     run.write_json("run.json", {"status": "started", "config": asdict(cfg), "provenance": provenance(cfg)})
     save_png(run.file("source.png"), source.image)
@@ -275,6 +287,8 @@ def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
     if cfg.method == "latent":
         from .animate_latent import LatentDriver
         render = LatentDriver(source, frames, smooth, cfg, run, show_progress)
+    elif cfg.method == "fomm":
+        render = fomm_driver
     else:
         render = lambda t: motion.warp_face(source.image, source.landmarks, targets[t])   # noqa: E731
     meter = Meter(source)

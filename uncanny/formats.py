@@ -612,3 +612,58 @@ def _read_foreign(path: str, stage: int | None = None):
     if ck.arch == "stylegan1" and stage is not None:
         ck.config["stage"] = stage
     return ck
+
+
+# ----------------------------------------------------------------------------- FOMM
+
+
+def read_fomm(path: str):
+    """The keypoint detector and generator of a First Order Motion Model checkpoint in the
+    original layout (`vox-cpk.pth.tar`: {"kp_detector", "generator", ...} state dicts), read with
+    torch's weights-only unpickler (no code from the file runs). The configuration is read off
+    the tensors' shapes. Returns (KeypointDetector, Generator), in eval mode."""
+    from .checkpoint import load_into
+    from .nets.fomm import FommConfig, Generator, KeypointDetector
+    obj = _torch_load(path)
+    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), dict) for k in ("kp_detector", "generator")):
+        found = ", ".join(map(str, list(obj)[:6])) if isinstance(obj, dict) else type(obj).__name__
+        raise UncannyError(f"{path}: not a First Order Motion Model checkpoint (needs kp_detector and generator; "
+                           f"found {found})")
+    kp, g = obj["kp_detector"], obj["generator"]
+    try:
+        cfg = FommConfig(
+            num_kp=kp["kp.weight"].shape[0], num_channels=g["final.weight"].shape[0],
+            estimate_jacobian="jacobian.weight" in kp,
+            kp_block_expansion=kp["predictor.encoder.down_blocks.0.conv.weight"].shape[0] // 2,
+            kp_num_blocks=len({k.split(".")[3] for k in kp if k.startswith("predictor.encoder.down_blocks.")}),
+            kp_max_features=max(v.shape[0] for k, v in kp.items() if k.startswith("predictor.encoder.") and k.endswith("conv.weight")),
+            kp_scale_factor=1 / _down_step(kp.get("down.weight")),
+            block_expansion=g["first.conv.weight"].shape[0],
+            num_down_blocks=len({k.split(".")[1] for k in g if k.startswith("down_blocks.")}),
+            max_features=max(v.shape[0] for k, v in g.items() if k.startswith("down_blocks.") and k.endswith("conv.weight")),
+            num_bottleneck_blocks=len({k.split(".")[1] for k in g if k.startswith("bottleneck.")}),
+            estimate_occlusion_map="dense_motion_network.occlusion.weight" in g,
+            dm_block_expansion=g["dense_motion_network.hourglass.encoder.down_blocks.0.conv.weight"].shape[0] // 2,
+            dm_num_blocks=len({k.split(".")[4] for k in g if k.startswith("dense_motion_network.hourglass.encoder.down_blocks.")}),
+            dm_max_features=max(v.shape[0] for k, v in g.items()
+                                if k.startswith("dense_motion_network.hourglass.encoder.") and k.endswith("conv.weight")),
+            dm_scale_factor=1 / _down_step(g.get("dense_motion_network.down.weight")))
+        cfg.kp_temperature = float(obj.get("kp_temperature", cfg.kp_temperature))
+    except (KeyError, IndexError, AttributeError, ValueError) as e:
+        raise UncannyError(f"{path}: FOMM checkpoint without the expected tensors ({e})") from None
+    nets = KeypointDetector(cfg), Generator(cfg)
+    load_into(nets[0], kp, path, "kp_detector")
+    load_into(nets[1], g, path, "generator")
+    return nets[0].eval(), nets[1].eval()
+
+
+def _down_step(kernel) -> int:
+    """The subsampling step of an anti-aliasing kernel (its size is 2 round(4 sigma) + 1,
+    sigma = (step - 1) / 2): 1 when there is none."""
+    if kernel is None:
+        return 1
+    size = kernel.shape[-1]
+    for step in range(2, 17):
+        if 2 * round(4 * (step - 1) / 2) + 1 == size:
+            return step
+    raise ValueError(f"anti-aliasing kernel of size {size}")

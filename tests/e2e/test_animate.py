@@ -171,3 +171,33 @@ def test_bad_input_is_one_line_and_exit_2(celeba_photos, jaw_clip, tmp_path, cap
     if os.geteuid() != 0:                                        # root writes anywhere
         code, err = _err(capsys, ["animate", celeba_photos[1], jaw_clip, "--out", str(ro / "x")])
         assert code == 2 and "not a writable folder" in err
+
+
+def test_a_fomm_checkpoint_drives_a_photo(celeba_photos, jaw_clip, tmp_path, capsys):
+    """No trained FOMM weights can be had here: a small random model in the original layout
+    checks the path from the command line to the frames (the faces it makes are noise)."""
+    import torch
+    from uncanny.nets.fomm import FommConfig, Generator, KeypointDetector
+    cfg = FommConfig(num_kp=4, kp_block_expansion=4, kp_max_features=16, kp_num_blocks=3, block_expansion=8,
+                     max_features=32, num_bottleneck_blocks=1, dm_block_expansion=4, dm_max_features=16, dm_num_blocks=3)
+    torch.manual_seed(0)
+    cpk = str(tmp_path / "cpk.pth.tar")
+    torch.save({"generator": Generator(cfg).state_dict(), "kp_detector": KeypointDetector(cfg).state_dict()}, cpk)
+    out = str(tmp_path / "fomm")
+    assert main(["animate", celeba_photos[1], jaw_clip, "--fomm", cpk, "--max-frames", "3", "--out", out]) == 0
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["config"]["method"] == "fomm" and run["frames"] == 3
+    src = load_image(celeba_photos[1])
+    frame = np.asarray(Image.open(os.path.join(out, "frames", "0002.png")))
+    assert frame.shape == src.shape
+    from uncanny.fomm import face_box
+    cx, cy, side = face_box(motion.detect_landmarks(src))
+    far = np.zeros(src.shape[:2], bool)
+    far[:, : max(0, int(cx - side / 2) - 1)] = True                # left of the face's square: the photo is kept
+    far[max(0, int(cy + side / 2) + 1):] = True
+    assert far.sum() == 0 or (frame[far] == src[far]).all()
+    assert np.abs(frame.astype(int) - src).mean() > 1               # and inside it, the model's output
+    broken = str(tmp_path / "broken.pth.tar")
+    open(broken, "wb").write(b"not a checkpoint")
+    code, err = _err(capsys, ["animate", celeba_photos[1], jaw_clip, "--fomm", broken, "--out", str(tmp_path / "b")])
+    assert code == 2 and broken in err and not os.path.exists(tmp_path / "b")

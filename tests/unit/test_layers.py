@@ -13,7 +13,7 @@ ROOT = os.path.dirname(uncanny.__file__)
 LAYERS = {
     0: ["errors", "util", "nets", "nets.*", "options", "media", "wheels"],
     1: ["checkpoint", "formats", "registry", "runs", "faces", "augment", "metrics", "data"],
-    2: ["adapters", "adapters.*", "losses", "identity", "latents", "plots", "judges", "detectors", "motion"],
+    2: ["adapters", "adapters.*", "losses", "identity", "latents", "plots", "judges", "detectors", "motion", "fomm"],
     3: ["foil", "train", "project", "render", "sample", "measure", "convert", "demo", "edit", "detect", "detector_train", "attack", "animate",
         "animate_latent"],
     4: ["cli", "__main__", "__init__", "studio", "studio.*"],
