@@ -9,7 +9,10 @@
    mouth-opening correlation, dlib's identity distance to the source (plain and mirrored).
 2. The Olivetti faces: each person's ten photos as a driving sequence, driving CelebA photos.
 3. Frames per second of the warp on 2 cores, at 64 and 256 px.
-4. The latent method on a generated face through a foil run's snapshots (with --foil-run).
+4. Generated and foiled faces (with --foil-run RUN): the warp on a faces64 sample and on a
+   sample of the run's first snapshot after iteration 0; the latent method through every
+   snapshot (the README's run: uncanny foil --out runs/foil-gentle --iters 120 --lr 0.0004
+   --snapshots 0,30,60,90,120 --faces-every 0 --seeds 0-7).
 Writes docs/animation/*.png and prints the tables (Markdown) for docs/ANIMATION.md.
 """
 
@@ -52,14 +55,25 @@ def strip(run_dir, driving_frames, picks, height=128):
     src = fit(np.asarray(Image.open(os.path.join(run_dir, "source.png")).convert("RGB")))
     res = [fit(np.asarray(Image.open(os.path.join(run_dir, "frames", f"{t:04d}.png")).convert("RGB"))) for t in picks]
     drv = [fit(driving_frames[t]) for t in picks]
-    blank = np.full_like(src, 255)
-    top = np.concatenate([label(blank, "")] + [label(d, f"driving {t}") for d, t in zip(drv, picks)], 1)
-    bottom = np.concatenate([label(src, "source")] + [label(r, f"result {t}") for r, t in zip(res, picks)], 1)
-    return np.concatenate([top, bottom], 0)
+    def column(top, bottom):
+        w = max(top.shape[1], bottom.shape[1])
+        pad = [np.pad(im, ((0, 0), (0, w - im.shape[1]), (0, 0)), constant_values=255) for im in (top, bottom)]
+        return np.concatenate(pad, 0)
+    cols = [column(label(np.full_like(src, 255), ""), label(src, "source"))]
+    cols += [column(label(d, f"driving {t}"), label(r, f"result {t}")) for d, r, t in zip(drv, res, picks)]
+    return np.concatenate(cols, 1)
 
 
 def run_one(out, source, driving, seed=None, **kw):
+    """One animation through the verb itself; a finished run of the same inputs is reused."""
+    import json
     cfg = AnimateConfig(source=source, driving=driving, out=out, seed=seed, overwrite=True, **kw)
+    done = os.path.join(out, "run.json")
+    if os.path.isfile(done):
+        rec = json.load(open(done))
+        if rec.get("status") == "done" and all(rec["config"].get(k) == v for k, v in
+                                               (("source", source), ("driving", driving), ("seed", seed), *kw.items())):
+            return rec
     return animate(cfg, show_progress=False)
 
 
@@ -162,13 +176,31 @@ def main():
         spf = np.mean([table[(k, d, n)]["spf"] for k in MOTIONS for d in DRIVERS for n in (sources[-1][2],)])
         print(f"| {size} px | {warp:.1f} | {1 / spf:.1f} (256 px runs) |" if size == 256 else f"| {size} px | {warp:.1f} | |")
 
-    # 4. the latent method through a foil run
+    # 4. generated and foiled faces: the warp on a sample and on a foiled snapshot's sample, and
+    #    the latent method through every snapshot of a foil run
     if a.foil_run:
+        import imageio.v2 as imageio
+        clip = clips[("jaw", DRIVERS[0])]
+        frames = [np.asarray(f) for f in imageio.get_reader(clip, format="FFMPEG")]
+        snaps = sorted(int(f[5:11]) for f in os.listdir(os.path.join(a.foil_run, "snapshots")) if f.endswith(".safetensors"))
+        early = snaps[1]
+        print("\n## Generated and foiled faces (jaw clip)\n")
+        print("| source | method | results with a face | landmark error (IOD) | a still image's | identity | mirrored | s/frame |")
+        print("|---|---|---|---|---|---|---|---|")
+        rows = []
+        for src, name in (("faces64", "faces64 seed 1"), (f"{a.foil_run}/{early}", f"foil snapshot {early}, seed 1")):
+            out = os.path.join(a.out, "gen-" + name.split()[0] + ("" if src == "faces64" else f"-{early}"))
+            s = run_one(out, src, clip, seed=1)
+            rows.append(strip(out, frames, [0, 6, 12, 18]))
+            print(f"| {name} | warp | {s.get('result_faces_found', '')}/{s['frames']} | {s['landmark_error']:.3f} | "
+                  f"{s['still_error']:.3f} | {s['identity']:.2f} | {s['identity_mirror']:.2f} | {s['seconds_per_frame']:.2f} |")
+        save_png(os.path.join(a.docs, "generated.png"), np.concatenate(rows, 0))
         out = os.path.join(a.out, "latent-arc")
-        s = run_one(out, "faces64", clips[("jaw", DRIVERS[0])], seed=1, method="latent", run=a.foil_run, max_frames=12)
+        s = run_one(out, "faces64", clip, seed=1, method="latent", run=a.foil_run, max_frames=12)
         shutil.copy(os.path.join(out, "arc.png"), os.path.join(a.docs, "latent-arc.png"))
-        print(f"\nlatent method through {a.foil_run}: landmark error {s['landmark_error']:.3f} (still {s['still_error']:.3f}), "
-              f"identity {s['identity']:.2f}, {s['seconds_per_frame']:.1f} s per frame")
+        print(f"| faces64 seed 1 through {a.foil_run} | latent | {s.get('result_faces_found', '')}/{s['frames']} | "
+              f"{s['landmark_error']:.3f} | {s['still_error']:.3f} | {s['identity']:.2f} | {s['identity_mirror']:.2f} | "
+              f"{s['seconds_per_frame']:.2f} |")
 
 
 if __name__ == "__main__":

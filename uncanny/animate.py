@@ -196,11 +196,11 @@ def load_source(cfg: AnimateConfig) -> Source:
 # ----------------------------------------------------------------------------- measurement
 
 
-def _descriptor(img: np.ndarray, lm_hint: np.ndarray | None = None):
+def _descriptor(img: np.ndarray):
     """dlib's 128-D descriptor of the largest face (None without one); small images enlarged."""
     up = max(1, int(np.ceil(200 / min(img.shape[:2]))))
     big = faces._enlarge(img, up)
-    found = faces.find_faces(big, upsample=0)
+    found = faces.find_faces(big, upsample=0) or faces.find_faces(big, upsample=1)   # as motion.all_landmarks
     if not found:
         return None
     return np.array(faces.face_recogniser().compute_face_descriptor(big, found[0].shape))
@@ -326,6 +326,7 @@ def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
         return float(np.nanmean(v)) if v else float("nan")
     summary = {"status": "done", "config": asdict(cfg), "provenance": provenance(cfg), "frames": len(rows),
                "fps": fps, "driving_faces_found": int(found.sum()),
+               "result_faces_found": int(sum(int(r["result_face_found"]) for r in rows)),
                "landmark_error": mean("landmark_error"), "still_error": mean("still_error"),
                "identity": mean("identity"), "identity_mirror": mean("identity_mirror"),
                "seconds_per_frame": float(np.mean(seconds)) if seconds else None,

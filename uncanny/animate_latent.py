@@ -27,7 +27,7 @@ from PIL import Image
 from . import faces
 from .adapters import load_gan
 from .errors import UncannyError
-from .media import grid, label, save_png, to_uint8
+from .media import grid, label, save_png, to_uint8, upscale
 from .project import ProjectConfig, project_one
 from .runs import SNAPSHOT_DIR, list_snapshots
 from .util import atomic_write_bytes
@@ -119,5 +119,5 @@ class LatentDriver:
         tiles = []
         for it, g in sorted(self.by_iter.items()):
             with torch.no_grad():
-                tiles.append(label(to_uint8(g.synthesize("w+", w))[0], f"iter {it}"))
+                tiles.append(label(upscale(to_uint8(g.synthesize("w+", w))[0], 2), f"iter {it}"))
         return grid(np.stack(tiles), len(tiles))

@@ -273,9 +273,10 @@ def _add_animate(sub):
 def _run_animate(a):
     from .animate import AnimateConfig, animate
     r = animate(from_args(AnimateConfig, a))
-    print(f"{r['frames']} frames ({r['driving_faces_found']} with a driving face found), landmark error "
-          f"{r['landmark_error']:.3f} IOD (a still image: {r['still_error']:.3f}), identity to the source "
-          f"{r['identity']:.2f} (mirrored {r['identity_mirror']:.2f})")
+    print(f"{r['frames']} frames: a face found in {r['driving_faces_found']} driving frames and in "
+          f"{r['result_faces_found']} results; where found, landmark error {r['landmark_error']:.3f} IOD (a still "
+          f"image: {r['still_error']:.3f}), identity to the source {r['identity']:.2f} (mirrored "
+          f"{r['identity_mirror']:.2f})")
     for k, v in r["files"].items():
         print(f"{k:>12}: {v}")
 
