@@ -125,6 +125,8 @@ def read_driving(path: str, max_frames: int | None) -> tuple[list[np.ndarray], f
         raise UncannyError(f"{path}: no such file or folder")
     if os.path.splitext(path)[1].lower() not in VIDEO_EXTS:
         raise UncannyError(f"{path}: not a video ({', '.join(sorted(VIDEO_EXTS))}) or a folder of frames")
+    if path.lower().endswith(".gif"):           # imageio's ffmpeg plugin leaves GIFs to Pillow
+        return _read_gif(path, max_frames)
     import imageio.v2 as imageio
     frames, fps = [], None
     try:
@@ -139,6 +141,22 @@ def read_driving(path: str, max_frames: int | None) -> tuple[list[np.ndarray], f
     if not frames:
         raise UncannyError(f"{path}: the video has no frames")
     return frames, float(fps) if fps and np.isfinite(fps) and fps > 0 else None
+
+
+def _read_gif(path: str, max_frames: int | None) -> tuple[list[np.ndarray], float | None]:
+    from PIL import ImageSequence
+    frames, durations = [], []
+    try:
+        with Image.open(path) as im:
+            for f in ImageSequence.Iterator(im):
+                frames.append(np.asarray(f.convert("RGB")))
+                durations.append(f.info.get("duration") or 0)
+                if max_frames and len(frames) >= max_frames:
+                    break
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UncannyError(f"{path}: not a readable GIF ({e.__class__.__name__}: {' '.join(str(e).split())[:120]})") from None
+    mean = float(np.mean([d for d in durations if d > 0])) if any(durations) else 0.0
+    return frames, (1000.0 / mean if mean > 0 else None)
 
 
 @dataclass

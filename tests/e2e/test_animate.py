@@ -109,6 +109,10 @@ def test_latent_method_through_a_foil_run(tiny_ckpt, tmp_path, jaw_clip, monkeyp
     assert w.shape[0] == 4 and np.abs(w[1] - w[0]).max() > 0      # one W+ per driving frame, and they move
     assert len(os.listdir(os.path.join(out, "frames"))) == 4
     assert Image.open(os.path.join(out, "arc.png")).size[0] > 3 * 64   # the frame through the 3 snapshots
+    # a foil snapshot RUN/ITER as the source of the warp
+    assert main(["animate", f"{run}/2", jaw_clip, "--seed", "1", "--max-frames", "2", "--size", "96",
+                 "--out", str(tmp_path / "snap")]) == 0
+    assert json.load(open(tmp_path / "snap" / "run.json"))["frames"] == 2
 
 
 def test_sigkill_then_resume_finishes_with_the_same_frames(celeba_photos, jaw_clip, tmp_path):
@@ -168,9 +172,29 @@ def test_bad_input_is_one_line_and_exit_2(celeba_photos, jaw_clip, tmp_path, cap
         code, err = _err(capsys, ["animate", *argv, "--out", out])
         assert code == 2 and len(err.splitlines()) == 1 and words in err, (argv, err)
         assert not os.path.exists(out), argv                     # nothing written for bad input
+    code, err = _err(capsys, ["animate", celeba_photos[1], jaw_clip, "--out", os.path.join(blank, "x")])
+    assert code == 2 and "not a writable folder" in err             # under a file: no folder can be made
     if os.geteuid() != 0:                                        # root writes anywhere
         code, err = _err(capsys, ["animate", celeba_photos[1], jaw_clip, "--out", str(ro / "x")])
         assert code == 2 and "not a writable folder" in err
+
+
+@pytest.mark.parametrize("ext,codec", [(".gif", None), (".webm", "libvpx-vp9"), (".mov", "libx264")])
+def test_driving_clips_in_every_container(jaw_clip, tmp_path, ext, codec):
+    from uncanny.animate import read_driving
+    frames = [f for f, _ in zip(imageio.get_reader(jaw_clip, format="FFMPEG"), range(5))]
+    path = str(tmp_path / ("clip" + ext))
+    if codec is None:
+        save_video(path, frames, 10)
+    else:
+        with imageio.get_writer(path, format="FFMPEG", fps=10, codec=codec, macro_block_size=1,
+                                ffmpeg_log_level="error") as w:
+            for f in frames:
+                w.append_data(f)
+    got, fps = read_driving(path, None)
+    assert len(got) == 5 and got[0].shape == frames[0].shape[:2] + (3,) and abs(fps - 10) < 0.5
+    assert np.abs(got[2].astype(int) - frames[2]).mean() < 12          # the same pictures, lossy codecs aside
+    assert len(read_driving(path, 3)[0]) == 3
 
 
 def test_a_fomm_checkpoint_drives_a_photo(celeba_photos, jaw_clip, tmp_path, capsys):
