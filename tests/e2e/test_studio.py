@@ -121,3 +121,21 @@ def test_detect_and_edit_runs_have_their_pages_and_a_long_run_opens_fast(runs, t
     t = time.perf_counter()
     assert c.get("/runs/long2000").status_code == 200 and c.get("/api/runs/long2000").status_code == 200
     assert time.perf_counter() - t < 0.3
+
+
+def test_an_animate_run_has_its_page(runs, celeba_photos, tmp_path):
+    from PIL import Image
+
+    from uncanny import motion
+    from uncanny.faces import load_image
+    img = load_image(celeba_photos[6])
+    frames, _ = motion.motion_clip(img, motion.detect_landmarks(img), "jaw", n=4, amount=0.3)
+    for t, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / f"{t}.png")
+    assert main(["animate", celeba_photos[1], str(tmp_path), "--out", os.path.join(runs, "anim1")]) == 0
+    c = _client(runs)
+    info = c.get("/api/runs/anim1").json()
+    assert info["verb"] == "animate" and info["frames"] == 4 and info["numbers"]["driving_faces_found"] == 4
+    page = c.get("/runs/anim1").text
+    assert "side_by_side.mp4" in page and "landmark error" in page
+    assert c.get("/files/" + info["side_by_side"]).status_code == 200

@@ -100,7 +100,27 @@ def run_info(root: str, name: str) -> dict | None:
                            "verdict": r.get("verdict"), "face_found": r.get("face_found"),
                            "map": f"{name}/maps/{os.path.splitext(os.path.basename(r.get('path', '')))[0]}.png"}
                           for r in rows]
+    elif verb == "animate":
+        info.update(result=f"{name}/result.gif", side_by_side=f"{name}/side_by_side.mp4", status=rec.get("status"),
+                    frames=rec.get("frames"), method=rec.get("config", {}).get("method"),
+                    numbers={k: rec.get(k) for k in ("driving_faces_found", "result_faces_found", "landmark_error",
+                                                     "still_error", "identity", "identity_mirror")})
     return info
+
+
+def _animate_page(info: dict) -> str:
+    n = info["numbers"]
+
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+    if info["status"] != "done":
+        return f"<h1>animation {html.escape(info['name'])}</h1><p>not finished ({html.escape(str(info['status']))})</p>"
+    return (f"<h1>animation {html.escape(info['name'])} ({html.escape(str(info['method']))})</h1>"
+            f"<video src='/files/{info['side_by_side']}' controls loop autoplay muted style='width:760px'></video>"
+            f"<p>{fmt(info['frames'])} frames; a face in {fmt(n['driving_faces_found'])} driving frames and "
+            f"{fmt(n['result_faces_found'])} results; landmark error {fmt(n['landmark_error'])} IOD (a still image "
+            f"{fmt(n['still_error'])}); identity to the source {fmt(n['identity'])} (mirrored "
+            f"{fmt(n['identity_mirror'])})</p><img src='/files/{info['result']}' alt='the result'>")
 
 
 def safe_file(root: str, rel: str) -> str | None:
@@ -321,6 +341,8 @@ def create_app(runs_dir: str, token: str | None = None):
         elif info["verb"] == "edit":
             body = (f"<h1>edit {html.escape(name)}: {html.escape(str(info['direction']))} ({html.escape(str(info['method']))})"
                     f"</h1><img src='/files/{info['strip']}' alt='strip'><br><img src='/files/{info['sweep']}' alt='sweep'>")
+        elif info["verb"] == "animate":
+            body = _animate_page(info)
         elif info["verb"] == "detect":
             body = f"<h1>detect {html.escape(name)}</h1>" + "".join(
                 f"<p>{html.escape(r['path'])}: <b>{html.escape(str(r['verdict']))}</b> {html.escape(str(r['fake_score']))}"
