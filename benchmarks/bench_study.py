@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 import httpx
+from uncanny.studio import running
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -49,19 +48,7 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     root = tempfile.mkdtemp(prefix="uncanny-study-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "uncanny", "studio", root, "--port", str(port), "--token", "tk"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with running(root) as url:
         with httpx.Client(base_url=url, cookies={"uncanny_studio": "tk"}, timeout=300, follow_redirects=True) as admin:
             page = admin.post("/api/studies", data={"name": "load", "photos": str(a.photos), "real_or_fake": "on"}).text
         key = re.search(r"/p/([A-Za-z0-9_-]+)", page).group(1)
@@ -76,9 +63,6 @@ def main():
         wall = time.perf_counter() - t0
         with httpx.Client(base_url=url, cookies={"uncanny_studio": "tk"}) as admin:
             stored = len(admin.get("/api/studies/1/export.csv").text.strip().splitlines()) - 1
-    finally:
-        server.terminate()
-        server.wait(10)
     sent = len(latencies)
     p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95))
     print(f"{a.participants} participants, {sent} responses sent, {stored} stored, {sent - stored} lost, "

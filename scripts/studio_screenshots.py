@@ -14,14 +14,11 @@ import os
 import random
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 
 import httpx
 from playwright.sync_api import sync_playwright
+from uncanny.studio import running
 
 OUT = "docs/images"
 
@@ -34,18 +31,7 @@ def main():
     root = tempfile.mkdtemp(prefix="uncanny-shots-")
     shutil.copytree(a.foil, os.path.join(root, "demo"), ignore=shutil.ignore_patterns(".lock", "frames"))
     shutil.copytree(a.project, os.path.join(root, "hopper"), ignore=shutil.ignore_patterns(".lock"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "uncanny", "studio", root, "--port", str(port), "--token", "tk"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with running(root) as url:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = b.new_page(viewport={"width": 1100, "height": 900})
@@ -89,9 +75,6 @@ def main():
             page.goto(url + "/study/1/analysis")
             page.screenshot(path=f"{OUT}/studio-analysis.png", full_page=True)
             b.close()
-    finally:
-        server.terminate()
-        server.wait(10)
     print("wrote", ", ".join(f for f in sorted(os.listdir(OUT)) if f.startswith("studio-")))
 
 

@@ -2,15 +2,12 @@
 run with the snapshot slider, launch a job from the page and watch it finish."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 from uncanny.cli import main
+from uncanny.studio import running
 
 CHROMIUM = "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api")
@@ -23,21 +20,8 @@ def studio(tiny_ckpt, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     assert main(["foil", "--model", tiny_ckpt, "--out", str(root / "foil1"), "--iters", "4", "--snapshots", "0,2,4",
                  "--faces-every", "0", "--seeds", "0-3"]) == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    p = subprocess.Popen([sys.executable, "-m", "uncanny", "studio", str(root), "--port", str(port), "--token", "tk"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url, str(root)
-    p.terminate()
-    p.wait(10)
+    with running(str(root)) as url:
+        yield url, str(root)
 
 
 def _shot_is_a_page(path):
