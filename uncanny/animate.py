@@ -52,6 +52,7 @@ from .util import progress, resolve_device, seed_z
 
 METHODS = ("warp", "latent", "fomm")
 VIDEO_EXTS = {".mp4", ".webm", ".mov", ".gif", ".avi", ".mkv", ".m4v"}
+DRIVING_MAX_SIDE = 640   # driving frames only give landmarks and a panel: larger ones are scaled down on reading
 COLUMNS = ["frame", "driving_face_found", "interpolated", "displacement", "target_mouth_open", "result_mouth_open",
            "landmark_error", "still_error", "result_face_found", "identity", "identity_mirror", "file"]
 
@@ -107,15 +108,23 @@ def is_image_file(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTS and os.path.isfile(path)
 
 
+def _fit(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if max(h, w) <= DRIVING_MAX_SIDE:
+        return frame
+    f = DRIVING_MAX_SIDE / max(h, w)
+    return np.asarray(Image.fromarray(frame).resize((round(w * f), round(h * f)), Image.BILINEAR))
+
+
 def read_driving(path: str, max_frames: int | None) -> tuple[list[np.ndarray], float | None]:
-    """The driving frames (RGB uint8) and the clip's frame rate (None for a folder), or
-    UncannyError naming the file."""
+    """The driving frames (RGB uint8, at most DRIVING_MAX_SIDE pixels on a side) and the clip's
+    frame rate (None for a folder), or UncannyError naming the file."""
     if os.path.isdir(path):
         names = sorted(f for f in os.listdir(path) if os.path.splitext(f)[1].lower() in IMAGE_EXTS)
         if not names:
             raise UncannyError(f"{path}: no image files in the folder")
         names = names[:max_frames] if max_frames else names
-        frames = [load_image(os.path.join(path, n)) for n in names]
+        frames = [_fit(load_image(os.path.join(path, n))) for n in names]
         if len({f.shape for f in frames}) > 1:
             size = frames[0].shape[1::-1]
             frames = [f if f.shape == frames[0].shape else np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC))
@@ -133,7 +142,7 @@ def read_driving(path: str, max_frames: int | None) -> tuple[list[np.ndarray], f
         with imageio.get_reader(path, format="FFMPEG") as r:
             fps = r.get_meta_data().get("fps")
             for f in r:
-                frames.append(np.ascontiguousarray(f[..., :3]))
+                frames.append(_fit(np.ascontiguousarray(f[..., :3])))
                 if max_frames and len(frames) >= max_frames:
                     break
     except Exception as e:     # imageio raises OSError, RuntimeError, IndexError... on a broken file
@@ -149,7 +158,7 @@ def _read_gif(path: str, max_frames: int | None) -> tuple[list[np.ndarray], floa
     try:
         with Image.open(path) as im:
             for f in ImageSequence.Iterator(im):
-                frames.append(np.asarray(f.convert("RGB")))
+                frames.append(_fit(np.asarray(f.convert("RGB"))))
                 durations.append(f.info.get("duration") or 0)
                 if max_frames and len(frames) >= max_frames:
                     break
@@ -336,7 +345,7 @@ def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
     results = [np.asarray(Image.open(run.file(r["file"])).convert("RGB")) for r in rows]
     save_video(run.file("result.mp4"), results, fps, comment=meta)
     save_video(run.file("result.gif"), results, fps, comment=meta)
-    sbs = [_side_by_side(motion.mark(source.image) if cfg.mark else source.image, d, r) for d, r in zip(frames, results)]
+    sbs = [_side_by_side(source.image, d, r) for d, r in zip(frames, results)]
     save_video(run.file("side_by_side.mp4"), sbs, fps, comment=meta)
 
     def mean(key):

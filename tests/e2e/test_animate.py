@@ -225,3 +225,11 @@ def test_a_fomm_checkpoint_drives_a_photo(celeba_photos, jaw_clip, tmp_path, cap
     open(broken, "wb").write(b"not a checkpoint")
     code, err = _err(capsys, ["animate", celeba_photos[1], jaw_clip, "--fomm", broken, "--out", str(tmp_path / "b")])
     assert code == 2 and broken in err and not os.path.exists(tmp_path / "b")
+
+
+def test_large_driving_frames_are_scaled_down_on_reading(tmp_path):
+    from uncanny.animate import DRIVING_MAX_SIDE, read_driving
+    Image.new("RGB", (1300, 900), (90, 80, 70)).save(tmp_path / "a.png")
+    Image.new("RGB", (650, 450), (90, 80, 70)).save(tmp_path / "b.png")
+    frames, fps = read_driving(str(tmp_path), None)
+    assert fps is None and [f.shape for f in frames] == [(443, DRIVING_MAX_SIDE, 3)] * 2
