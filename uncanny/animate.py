@@ -97,6 +97,11 @@ class AnimateConfig:
             self.method = "fomm"
         if self.method == "fomm" and not self.fomm:
             raise UncannyError("--method fomm: give the checkpoint with --fomm vox-cpk.pth.tar")
+        for name in ("run", "directions"):
+            if getattr(self, name) and self.method != "latent":
+                raise UncannyError(f"--{name} is for --method latent (this animation uses --method {self.method})")
+        if self.fomm and self.method != "fomm":
+            raise UncannyError(f"--fomm and --method {self.method}: give one of them")
         if self.fomm and not os.path.isfile(self.fomm):
             raise UncannyError(f"{self.fomm}: no such file (--fomm)")
 

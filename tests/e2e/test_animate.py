@@ -167,7 +167,8 @@ def test_bad_input_is_one_line_and_exit_2(celeba_photos, jaw_clip, tmp_path, cap
              ([celeba_photos[1], jaw_clip, "--method", "latent"], "needs a GAN source"),
              ([celeba_photos[1], str(tmp_path / "missing.mp4")], "no such file"),
              ([celeba_photos[1], jaw_clip, "--max-frames", "0"], "--max-frames"),
-             ([celeba_photos[1], celeba_photos[2]], "not a video")]
+             ([celeba_photos[1], celeba_photos[2]], "not a video"),
+             ([celeba_photos[1], jaw_clip, "--run", str(tmp_path)], "--run is for --method latent")]
     for argv, words in cases:
         code, err = _err(capsys, ["animate", *argv, "--out", out])
         assert code == 2 and len(err.splitlines()) == 1 and words in err, (argv, err)
