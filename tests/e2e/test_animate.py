@@ -13,6 +13,7 @@ import time
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from uncanny import motion
@@ -109,6 +110,18 @@ def test_latent_method_through_a_foil_run(tiny_ckpt, tmp_path, jaw_clip, monkeyp
     assert w.shape[0] == 4 and np.abs(w[1] - w[0]).max() > 0      # one W+ per driving frame, and they move
     assert len(os.listdir(os.path.join(out, "frames"))) == 4
     assert Image.open(os.path.join(out, "arc.png")).size[0] > 3 * 64   # the frame through the 3 snapshots
+    # restricted to the span of SeFa directions: the run still goes, and moves less than unrestricted
+    dirs = str(tmp_path / "dirs")
+    assert main(["edit", "find", "--method", "sefa", "--n-directions", "3", "--out", dirs]) == 0
+    out2 = str(tmp_path / "lat-dirs")
+    assert main(["animate", "faces64", jaw_clip, "--seed", "1", "--method", "latent", "--steps", "3",
+                 "--max-frames", "4", "--directions", dirs, "--out", out2]) == 0
+    assert np.array_equal(np.load(os.path.join(out2, "driving_w.npy")), w)     # the same projections
+    from uncanny.animate_latent import span_projector
+    from uncanny.edit import load_directions
+    P = span_projector(load_directions(dirs).vectors)
+    d = torch.from_numpy(w[3] - w[0])
+    assert torch.allclose(P @ P, P, atol=1e-5) and (d @ P).norm() < d.norm()
     # a foil snapshot RUN/ITER as the source of the warp
     assert main(["animate", f"{run}/2", jaw_clip, "--seed", "1", "--max-frames", "2", "--size", "96",
                  "--out", str(tmp_path / "snap")]) == 0
