@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 
+import imageio.v2 as imageio
 import numpy as np
 import torch
 from PIL import Image
@@ -133,7 +134,7 @@ def main():
     # strips for the README
     for kind in MOTIONS:
         d = DRIVERS[0]
-        frames = [np.asarray(f) for f in __import__("imageio.v2", fromlist=["x"]).get_reader(clips[(kind, d)], format="FFMPEG")]
+        frames = [np.asarray(f) for f in imageio.get_reader(clips[(kind, d)], format="FFMPEG")]
         picks = [0, 6, 12, 18]
         rows = [strip(os.path.join(a.out, f"{kind}-{d[:-4]}-{n}"), frames, picks) for n in (sources[0][2], sources[2][2])]
         save_png(os.path.join(a.docs, f"known-{kind}.png"), np.concatenate(rows, 0))
@@ -179,7 +180,6 @@ def main():
     # 4. generated and foiled faces: the warp on a sample and on a foiled snapshot's sample, and
     #    the latent method through every snapshot of a foil run
     if a.foil_run:
-        import imageio.v2 as imageio
         clip = clips[("jaw", DRIVERS[0])]
         frames = [np.asarray(f) for f in imageio.get_reader(clip, format="FFMPEG")]
         snaps = sorted(int(f[5:11]) for f in os.listdir(os.path.join(a.foil_run, "snapshots")) if f.endswith(".safetensors"))

@@ -113,12 +113,17 @@ def is_image_file(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTS and os.path.isfile(path)
 
 
+def _shrink(img: np.ndarray, max_side: int, resample=Image.BILINEAR) -> np.ndarray:
+    """The image scaled down to at most `max_side` pixels on its long side (as it is if smaller)."""
+    h, w = img.shape[:2]
+    if max(h, w) <= max_side:
+        return img
+    f = max_side / max(h, w)
+    return np.asarray(Image.fromarray(img).resize((round(w * f), round(h * f)), resample))
+
+
 def _fit(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    if max(h, w) <= DRIVING_MAX_SIDE:
-        return frame
-    f = DRIVING_MAX_SIDE / max(h, w)
-    return np.asarray(Image.fromarray(frame).resize((round(w * f), round(h * f)), Image.BILINEAR))
+    return _shrink(frame, DRIVING_MAX_SIDE)
 
 
 def read_driving(path: str, max_frames: int | None) -> tuple[list[np.ndarray], float | None]:
@@ -177,7 +182,6 @@ def _read_gif(path: str, max_frames: int | None) -> tuple[list[np.ndarray], floa
 class Source:
     image: np.ndarray            # (H, W, 3) uint8, the frames' framing
     landmarks: np.ndarray        # (68, 2)
-    kind: str                    # "image" or "gan"
     gan: object = None           # GAN sources: the adapter, and the face's latent (1, num_ws, D)
     w: torch.Tensor | None = None
 
@@ -195,14 +199,10 @@ def _one_face(img: np.ndarray, path: str, face: int | None) -> np.ndarray:
 
 def load_source(cfg: AnimateConfig) -> Source:
     if is_image_file(cfg.source):
-        img = load_image(cfg.source)
-        h, w = img.shape[:2]
-        if max(h, w) > cfg.max_side:
-            f = cfg.max_side / max(h, w)
-            img = np.asarray(Image.fromarray(img).resize((round(w * f), round(h * f)), Image.LANCZOS))
+        img = _shrink(load_image(cfg.source), cfg.max_side, Image.LANCZOS)
         if cfg.method == "latent":
             raise UncannyError(f"{cfg.source}: --method latent needs a GAN source (a model or RUN/ITER with --seed)")
-        return Source(img, _one_face(img, cfg.source, cfg.face), "image")
+        return Source(img, _one_face(img, cfg.source, cfg.face))
     from .adapters import load_gan
     if cfg.seed is None:
         raise UncannyError(f"{cfg.source}: a generated source needs --seed N (or give an image file)")
@@ -222,17 +222,15 @@ def load_source(cfg: AnimateConfig) -> Source:
     lm = motion.detect_landmarks(big)
     if lm is None:
         raise UncannyError(f"{cfg.source}: dlib finds no face in the sample of seed {cfg.seed} (try another --seed)")
-    return Source(big, lm, "gan", gan, w)
+    return Source(big, lm, gan, w)
 
 
 # ----------------------------------------------------------------------------- measurement
 
 
 def _descriptor(img: np.ndarray):
-    """dlib's 128-D descriptor of the largest face (None without one); small images enlarged."""
-    up = max(1, int(np.ceil(200 / min(img.shape[:2]))))
-    big = faces._enlarge(img, up)
-    found = faces.find_faces(big, upsample=0) or faces.find_faces(big, upsample=1)   # as motion.all_landmarks
+    """dlib's 128-D descriptor of the largest face (None without one), found as the landmarks are."""
+    big, _, found = motion.find(img)
     if not found:
         return None
     return np.array(faces.face_recogniser().compute_face_descriptor(big, found[0].shape))
@@ -318,7 +316,7 @@ def animate(cfg: AnimateConfig, show_progress: bool = True) -> dict:
     # 2. the frames
     if cfg.method == "latent":
         from .animate_latent import LatentDriver
-        render = LatentDriver(source, frames, smooth, cfg, run, show_progress)
+        render = LatentDriver(source, frames, smooth, cfg, run)
     elif cfg.method == "fomm":
         render = fomm_driver
     else:

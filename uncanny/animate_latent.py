@@ -17,6 +17,7 @@ from lifelike to uncanny. arc.png shows the most-moved frame through every snaps
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 
@@ -50,7 +51,7 @@ class LatentDriver:
     projected in order (each starts from the previous); finished ones are kept in the run
     folder (driving_w.npy) so --resume does not project them again."""
 
-    def __init__(self, source, frames, landmarks, cfg, run, show_progress=True):
+    def __init__(self, source, frames, landmarks, cfg, run):
         self.source, self.cfg, self.run = source, cfg, run
         self.gan = gan = source.gan
         self.targets = [faces.align_face(f, lm, gan.size) for f, lm in zip(frames, landmarks)]
@@ -75,10 +76,9 @@ class LatentDriver:
         snaps = list_snapshots(os.path.join(self.cfg.run, SNAPSHOT_DIR), "iter")
         if not snaps:
             raise UncannyError(f"{self.cfg.run}: not a foil run folder (no snapshots/iter-*.safetensors)")
-        first = load_gan(snaps[min(snaps)], device=self.gan.device)
-        if first.fingerprint() != self.gan.fingerprint():
-            raise UncannyError(f"{self.cfg.run}: this foil run did not start from {self.cfg.source}")
         self.by_iter = {it: load_gan(path, device=self.gan.device) for it, path in sorted(snaps.items())}
+        if self.by_iter[min(snaps)].fingerprint() != self.gan.fingerprint():
+            raise UncannyError(f"{self.cfg.run}: this foil run did not start from {self.cfg.source}")
         iters = sorted(snaps)
         return [self.by_iter[iters[min(len(iters) - 1, t * len(iters) // n)]] for t in range(n)]
 
@@ -89,7 +89,7 @@ class LatentDriver:
             start = None
             if k > 0:
                 start = Latent("w+", torch.from_numpy(self.ws[-1]).to(self.gan.device), [n.clone() for n in self.noise])
-            cfg = ProjectConfig(**{**self.pcfg.__dict__, "steps": self.pcfg.steps * (4 if k == 0 else 1)})
+            cfg = dataclasses.replace(self.pcfg, steps=self.pcfg.steps * (4 if k == 0 else 1))
             lat, _ = project_one(self.gan, self.targets[k], cfg, start, self.w_spread, None,
                                  lambda *a: None, show_progress=False)
             self.ws.append(lat.value.detach().cpu().numpy())

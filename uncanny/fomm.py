@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .formats import read_fomm
-from .motion import hull
+from .motion import hull, sample
 
 CROP = 256
 
@@ -77,10 +77,8 @@ def paste(img: np.ndarray, patch: np.ndarray, box: tuple[float, float, float], f
     inside = (u >= 0) & (u < 1) & (v >= 0) & (v < 1)
     edge = np.minimum(np.minimum(u, 1 - u), np.minimum(v, 1 - v))
     alpha = np.clip(edge / feather, 0, 1) * inside
-    grid = torch.from_numpy(np.stack([u * 2 - 1, v * 2 - 1], -1))[None].float()
-    src = torch.tensor(patch).permute(2, 0, 1)[None].float()
-    sampled = torch.nn.functional.grid_sample(src, grid, mode="bilinear", padding_mode="border",
-                                              align_corners=False)[0].permute(1, 2, 0).numpy()
+    n = patch.shape[0]
+    sampled = sample(patch, torch.from_numpy(np.stack([u * n - 0.5, v * n - 0.5], -1)))   # patch pixel centres
     out = img.astype(np.float32) * (1 - alpha[..., None]) + sampled * alpha[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

@@ -56,14 +56,19 @@ def landmark_error(found: np.ndarray, target: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- tracking
 
 
-def all_landmarks(img: np.ndarray) -> list[np.ndarray]:
-    """68 landmarks (x, y) of every face in an RGB uint8 image, largest first. Small images are
-    enlarged for dlib's detector (its window is 80 px); the HOG detector is asked once more,
+def find(img: np.ndarray) -> tuple[np.ndarray, int, list]:
+    """dlib's faces in an RGB uint8 image, largest first, found in an enlarged copy: returns
+    (the copy, its enlargement factor, faces.Face list at the copy's scale). Small images are
+    enlarged for the detector (its window is 80 px); the HOG detector is asked once more,
     upsampling, when it finds nothing."""
-    h, w = img.shape[:2]
-    up = max(1, int(np.ceil(200 / min(h, w))))
+    up = max(1, int(np.ceil(200 / min(img.shape[:2]))))
     big = faces._enlarge(img, up)
-    found = faces.find_faces(big, upsample=0) or faces.find_faces(big, upsample=1)
+    return big, up, faces.find_faces(big, upsample=0) or faces.find_faces(big, upsample=1)
+
+
+def all_landmarks(img: np.ndarray) -> list[np.ndarray]:
+    """68 landmarks (x, y) of every face in an RGB uint8 image, largest first (see `find`)."""
+    _, up, found = find(img)
     return [(f.landmarks + 0.5) / up - 0.5 for f in found]     # pixel centres at integers, image scale
 
 
@@ -289,6 +294,15 @@ def _lip_curve(lm: np.ndarray, idx: list[int], xs: np.ndarray) -> np.ndarray:
 UPPER_INNER, LOWER_INNER = [60, 61, 62, 63, 64], [60, 67, 66, 65, 64]
 
 
+def _lip_colour(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Mean colour inside the outer lip line (48-59), read in the lips' bounding box only."""
+    x0, y0 = np.maximum(np.floor(lm[48:60].min(0)).astype(int), 0)
+    x1, y1 = np.ceil(lm[48:60].max(0)).astype(int) + 1
+    box = img[y0:y1, x0:x1]
+    lips = box[polygon_mask(box.shape[:2], lm[48:60] - [x0, y0], 0) > 0.5] if box.size else box.reshape(0, 3)
+    return lips.mean(0) if len(lips) else np.array([140.0, 70.0, 70.0])
+
+
 def mouth_interior(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, dst_lm: np.ndarray) -> np.ndarray:
     """Paint the inside of a mouth that opens wider than the source's. Column by column between
     the target's inner lips: the source's own interior splits in two, its upper half hanging
@@ -321,8 +335,7 @@ def mouth_interior(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, dst_
     coords = torch.from_numpy(np.stack([np.broadcast_to(xs_src, sy.shape), sy], -1))
     own = sample(source, coords)
     # the cavity: dark, darkest in the middle of the gap, tinted by the lips
-    lips = source[polygon_mask(source.shape[:2], src_lm[48:60], 0) > 0.5]
-    tint = lips.mean(0) if len(lips) else np.array([140.0, 70.0, 70.0])
+    tint = _lip_colour(source, src_lm)
     depth = np.clip(np.minimum(d_top - half, d_bot - half) / (0.08 * scale), 0, 1)[..., None]
     dark = tint * (0.28 - 0.16 * depth)
     if np.median(gap_s) < 0.03 * scale:                               # no teeth of its own: a hint of them

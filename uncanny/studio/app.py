@@ -279,19 +279,19 @@ def create_app(runs_dir: str, token: str | None = None):
     def list_jobs():
         return jobs.all()
 
-    @app.get("/api/jobs/{job_id}")
-    def job_status(job_id: str):
+    def _known_job(act, job_id: str):
         try:
-            return jobs.status(job_id)
+            return act(job_id)
         except KeyError:
             raise HTTPException(404, "no such job") from None
 
+    @app.get("/api/jobs/{job_id}")
+    def job_status(job_id: str):
+        return _known_job(jobs.status, job_id)
+
     @app.post("/api/jobs/{job_id}/cancel")
     def job_cancel(job_id: str):
-        try:
-            return jobs.cancel(job_id)
-        except KeyError:
-            raise HTTPException(404, "no such job") from None
+        return _known_job(jobs.cancel, job_id)
 
     @app.get("/api/jobs/{job_id}/events")
     async def job_events(job_id: str):
