@@ -29,6 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR  # noqa: E402
 from uncanny.util import atomic_write_bytes  # noqa: E402
 
 NETS = ("g.", "g_ema.", "d.")
@@ -56,13 +57,13 @@ def pack(run, dst):
     state = json.loads(meta["uncanny_state"])
     state["param_groups"] = {}  # no optimiser state carried: Adam starts afresh (see the docstring)
     state["info"]["carried"] = "float16 weights, optimiser moments dropped"
-    os.makedirs(os.path.join(dst, "samples"), exist_ok=True)
+    os.makedirs(os.path.join(dst, SAMPLES_DIR), exist_ok=True)
     atomic_write_bytes(os.path.join(dst, "resume.safetensors"), save(kept, metadata={"uncanny_state": json.dumps(state)}))
     for name in FILES:
         if os.path.isfile(os.path.join(run, name)):
             shutil.copy2(os.path.join(run, name), os.path.join(dst, name))
-    for name in sorted(os.listdir(os.path.join(run, "samples"))):
-        shutil.copy2(os.path.join(run, "samples", name), os.path.join(dst, "samples", name))
+    for name in sorted(os.listdir(os.path.join(run, SAMPLES_DIR))):
+        shutil.copy2(os.path.join(run, SAMPLES_DIR, name), os.path.join(dst, SAMPLES_DIR, name))
     size = os.path.getsize(os.path.join(dst, "resume.safetensors")) / 1e6
     print(f"packed step {state['info']['step']} of {run} into {dst} ({size:.1f} MB of weights)")
 
@@ -74,13 +75,13 @@ def unpack(src, run):
     mine = os.path.join(run, "resume.safetensors")
     if os.path.isfile(mine) and _info(mine)["step"] >= _info(state)["step"]:
         sys.exit(f"{mine}: already at step {_info(mine)['step']} (carried state: step {_info(state)['step']}); left alone")
-    os.makedirs(os.path.join(run, "samples"), exist_ok=True)
-    os.makedirs(os.path.join(run, "snapshots"), exist_ok=True)
+    os.makedirs(os.path.join(run, SAMPLES_DIR), exist_ok=True)
+    os.makedirs(os.path.join(run, SNAPSHOT_DIR), exist_ok=True)
     for name in FILES + ("resume.safetensors",):
         if os.path.isfile(os.path.join(src, name)):
             shutil.copy2(os.path.join(src, name), os.path.join(run, name))
-    for name in sorted(os.listdir(os.path.join(src, "samples"))):
-        shutil.copy2(os.path.join(src, "samples", name), os.path.join(run, "samples", name))
+    for name in sorted(os.listdir(os.path.join(src, SAMPLES_DIR))):
+        shutil.copy2(os.path.join(src, SAMPLES_DIR, name), os.path.join(run, SAMPLES_DIR, name))
     print(f"unpacked step {_info(state)['step']} into {run}; continue with: "
           f"uncanny train DATA --out {run} --resume")
 

@@ -84,19 +84,49 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
     _save(fig, path, dpi=90)
 
 
-def plot_train_log(rows: list[dict], path: str) -> None:
-    """Training losses and D logits against kimg."""
+def _smooth(y: np.ndarray, n: int) -> np.ndarray:
+    """Running mean over n points (NaNs skipped), same length as y."""
+    if n <= 1 or len(y) < n:
+        return y
+    ok = np.isfinite(y)
+    c = np.convolve(np.where(ok, y, 0.0), np.ones(n), "same")
+    k = np.convolve(ok.astype(float), np.ones(n), "same")
+    return np.where(k > 0, c / np.maximum(k, 1), np.nan)
+
+
+def plot_train_log(rows: list[dict], path: str, title: str = "training") -> None:
+    """log.csv against kimg: the two losses, D's logits on reals and fakes, and the seconds per kimg.
+    Faint lines are the logged values, solid lines their running mean (about 1% of the run)."""
     k = _col(rows, "kimg")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-    for key in ("loss_d", "loss_g"):
-        axes[0].plot(k, _col(rows, key), label=key, lw=0.8)
-    for key in ("d_real", "d_fake"):
-        axes[1].plot(k, _col(rows, key), label=key, lw=0.8)
-    for ax, t in zip(axes, ("losses", "D logits")):
-        ax.set_title(t)
-        ax.set_xlabel("kimg")
-        ax.legend()
+    n = max(1, len(rows) // 100)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    panels = ((("loss_d", "loss_g"), "losses"), (("d_real", "d_fake"), "D logits (real above fake: D tells them apart)"),
+              (("sec_per_kimg",), "seconds per kimg (wall time training)"))
+    # log.csv keeps the running mean of seconds per kimg (rounded): the rate is the slope of mean x kimg,
+    # taken over n rows so that the rounding does not swamp it
+    seconds = _col(rows, "sec_per_kimg") * k
+    m = max(n, 5)
+    rate = np.full(len(k), np.nan)
+    if len(k) > m:
+        rate[m:] = (seconds[m:] - seconds[:-m]) / np.maximum(k[m:] - k[:-m], 1e-9)
+    for ax, (keys, name) in zip(axes, panels):
+        for key in keys:
+            y = rate if key == "sec_per_kimg" else _col(rows, key)
+            line, = ax.plot(k, y if key == "sec_per_kimg" else _smooth(y, n), label=key, lw=1.2)
+            if n > 1 and key != "sec_per_kimg":
+                ax.plot(k, y, color=line.get_color(), lw=0.5, alpha=0.25)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("kimg (thousands of real images shown to D)")
         ax.grid(alpha=0.3)
+        if len(keys) > 1:
+            ax.legend()
+        if keys == ("sec_per_kimg",):   # spikes are the machine busy with other work; the floor is the rate
+            lo, hi = 0.0, 3 * np.nanmedian(rate) if np.isfinite(rate).any() else 1.0
+        else:
+            lo, hi = np.nanpercentile(np.concatenate([_col(rows, key) for key in keys]), [0.5, 99.5])
+        if np.isfinite(lo) and np.isfinite(hi) and hi > lo:  # early spikes would flatten the rest
+            ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path, dpi=90)
 

@@ -40,6 +40,7 @@ from .util import atomic_write_text
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 SNAPSHOT_DIR = "snapshots"
+SAMPLES_DIR = "samples"   # train: the fixed seeds' grid at every snapshot, named like the snapshot (.png)
 # iter-000250 (foil), kimg-000060 and img-000040 (train: under 1 kimg, in images)
 SNAPSHOT_PREFIXES = ("iter", "kimg", "img")
 _SNAPSHOT = re.compile(r"^(iter|kimg|img)-(\d{6,})\.(safetensors|png)$")

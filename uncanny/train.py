@@ -14,7 +14,7 @@ run under bf16 autocast where the hardware has native bf16 (`precision`); the re
 float32. `Trainer.step` is one iteration and nothing else (benchmarks/bench_train.py times it).
 
 Outputs in --out: snapshots/kimg-NNNNNN.safetensors (G, G_ema, D) and samples/kimg-NNNNNN.png
-every --snap kimg, log.csv, run.json, and resume.safetensors (weights + optimiser state), all
+every --snap kimg, log.csv and its plot curves.png, run.json, and resume.safetensors (weights + optimiser state), all
 written atomically. Ctrl-C / SIGTERM / --minutes stop after the current step with a snapshot.
 """
 from __future__ import annotations
@@ -44,7 +44,8 @@ from .errors import UncannyError
 from .media import grid, save_png, to_uint8
 from .nets.stylegan2 import NoiseInjection
 from .options import non_negative, on_off, option, positive, positive_or_none, validate
-from .runs import RunFolder, snapshot_name
+from .plots import plot_train_log
+from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name
 from .util import autocast_for, progress, resolve_device, seed_z
 
 
@@ -326,7 +327,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
 
     resume_path = run.file("resume.safetensors")
     if rank == 0:
-        run.open(cfg.resume, cfg.overwrite, subdirs=("snapshots", "samples"))
+        run.open(cfg.resume, cfg.overwrite, subdirs=(SNAPSHOT_DIR, SAMPLES_DIR))
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
@@ -385,7 +386,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         with torch.no_grad():
             ema.w_avg = w_avg = ema.estimate_w_avg()
             imgs = torch.cat([ema.generate(z) for z in sample_z.split(16)])
-        save_png(run.file("samples", snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
+        save_png(run.file(SAMPLES_DIR, snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
+        if log_rows:
+            plot_train_log(log_rows, run.file("curves.png"), title=f"{os.path.basename(cfg.out)}: step {step_now}")
         path = run.snapshot_path(prefix, n)
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},

@@ -139,3 +139,24 @@ def test_an_animate_run_has_its_page(runs, celeba_photos, tmp_path):
     page = c.get("/runs/anim1").text
     assert "side_by_side.mp4" in page and "landmark error" in page
     assert c.get("/files/" + info["side_by_side"]).status_code == 200
+
+
+def test_a_training_run_shows_its_progress_samples_and_curves(celeba_photos, tmp_path):
+    from uncanny.data import prepare
+    from uncanny.train import TrainConfig, train
+    src = tmp_path / "photos"
+    src.mkdir()
+    for p in celeba_photos[:6]:
+        (src / os.path.basename(p)).write_bytes(open(p, "rb").read())
+    prepare(str(src), str(tmp_path / "faces16"), res=16, show_progress=False)
+    root = tmp_path / "runs"
+    train(TrainConfig(data=str(tmp_path / "faces16"), out=str(root / "t1"), kimg=0.06, batch=4, style_dim=32,
+                      channel_base=256, channel_max=16, snap=0.02, n_sample=8), show_progress=False)
+    c = _client(str(root))
+    info = c.get("/api/runs/t1").json()
+    assert info["verb"] == "train" and info["step"] == "15" and info["kimg"] == 0.06 and info["target"] == 0.06
+    assert [g["kimg"] for g in info["grids"]] == [0.0, 0.02, 0.04, 0.06]       # every snapshot's sample grid
+    assert all(c.get("/files/" + g["grid"]).content[:4] == b"\x89PNG" for g in info["grids"])
+    assert c.get("/files/" + info["curves"]).content[:4] == b"\x89PNG"
+    page = c.get("/runs/t1").text
+    assert "0.060</b> of 0.06 kimg (100%)" in page and "--resume" in page and 'type="range"' in page

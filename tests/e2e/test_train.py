@@ -38,6 +38,8 @@ def test_train_writes_snapshots_and_resumes(tiny_dataset, tmp_path):
     assert ck.header["training"]["step"] == 10 and ck.config["size"] == 16
     assert any(not torch.equal(ck.state["g"][k], ck.state["g_ema"][k]) for k in ck.state["g"])  # EMA lags G
     assert os.path.isfile(os.path.join(out, "samples", "img-000040.png"))
+    from PIL import Image
+    assert Image.open(os.path.join(out, "curves.png")).size[0] > 800   # log.csv's plot, redrawn every snapshot
     with open(os.path.join(out, "log.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [10]

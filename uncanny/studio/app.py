@@ -11,7 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 
 from ..errors import UncannyError
-from ..runs import SNAPSHOT_DIR, list_snapshots, recorded_verb
+from ..runs import SAMPLES_DIR, SNAPSHOT_DIR, list_snapshots, recorded_verb
 
 COOKIE = "uncanny_studio"
 MAX_UPLOAD = 10 << 20          # bytes of one uploaded photo
@@ -63,6 +63,58 @@ def _read_json(path: str) -> dict:
         return {}
 
 
+def _float(v) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _last_log_row(path: str) -> dict:
+    import csv
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return {}
+    return rows[-1] if rows else {}
+
+
+def _train_page(info: dict) -> str:
+    done, target, rate = info["kimg"], info["target"], info["sec_per_kimg"]
+    if done is None:
+        progress = "<p>no training step logged yet</p>"
+    else:
+        progress = f"<p>step {html.escape(str(info['step']))}: <b>{done:.{1 if done >= 1 else 3}f}</b>"
+        if target:
+            progress += f" of {target:g} kimg ({100 * done / target:.0f}%)"
+        if rate:
+            progress += f"; {rate:.0f} s per kimg on average"
+            if target and target > done:
+                progress += f", about {(target - done) * rate / 3600:.1f} h of training left at that rate"
+        progress += "</p>"
+    changes = "".join(  # run.json's recipe_changes: {"step": N, field: [before, after], ...}
+        f"<li>step {html.escape(str(c.get('step')))}: " + ", ".join(
+            f"{html.escape(k)} {html.escape(json.dumps(v[0]))} &rarr; {html.escape(json.dumps(v[1]))}"
+            for k, v in c.items() if k != "step" and isinstance(v, list) and len(v) == 2) + "</li>"
+        for c in info["recipe_changes"] if isinstance(c, dict))
+    grids = info["grids"]
+    cfg = info["config"]
+    return f"""<h1>training run {html.escape(info['name'])}</h1>{progress}
+<p>continue it: <code>uncanny train {html.escape(str(cfg.get('data', 'DATA')))} --out {html.escape(str(cfg.get('out', 'RUN')))} --resume</code></p>
+<input id="slider" type="range" min="0" max="{max(len(grids) - 1, 0)}" value="{max(len(grids) - 1, 0)}" style="width:100%">
+<p>the fixed seeds at <span id="kimg"></span> kimg</p>
+<img id="grid" alt="the fixed seeds' samples" style="width:640px;image-rendering:pixelated">
+{f'<h2>curves</h2><img src="/files/{info["curves"]}" alt="training curves" style="max-width:100%">' if info['curves'] else ''}
+{f'<h2>recipe changes</h2><ul>{changes}</ul>' if changes else ''}
+<script>
+const grids = {json.dumps(grids)}; const s = document.getElementById('slider');
+function show() {{ const x = grids[s.value]; if (!x) return;
+  document.getElementById('kimg').textContent = x.kimg.toFixed(1); document.getElementById('grid').src = '/files/' + x.grid; }}
+s.oninput = show; show();
+</script>"""
+
+
 def run_info(root: str, name: str) -> dict | None:
     """What a run page shows, from the run's own files (None: not a run under root)."""
     path = os.path.join(root, name)
@@ -100,6 +152,15 @@ def run_info(root: str, name: str) -> dict | None:
                            "verdict": r.get("verdict"), "face_found": r.get("face_found"),
                            "map": f"{name}/maps/{os.path.splitext(os.path.basename(r.get('path', '')))[0]}.png"}
                           for r in rows]
+    elif verb == "train":
+        samples = os.path.join(path, SAMPLES_DIR)
+        grids = [(n / 1000, p) for n, p in list_snapshots(samples, "img", "png").items()]
+        grids += [(float(n), p) for n, p in list_snapshots(samples, "kimg", "png").items()]
+        last = _last_log_row(os.path.join(path, "log.csv"))
+        info.update(grids=[{"kimg": k, "grid": f"{name}/{SAMPLES_DIR}/{os.path.basename(p)}"} for k, p in sorted(grids)],
+                    curves=f"{name}/curves.png" if os.path.isfile(os.path.join(path, "curves.png")) else None,
+                    step=last.get("step"), kimg=_float(last.get("kimg")), sec_per_kimg=_float(last.get("sec_per_kimg")),
+                    target=_float(info["config"].get("kimg")), recipe_changes=rec.get("recipe_changes") or [])
     elif verb == "animate":
         info.update(result=f"{name}/result.gif", side_by_side=f"{name}/side_by_side.mp4", status=rec.get("status"),
                     frames=rec.get("frames"), method=rec.get("config", {}).get("method"),
@@ -343,6 +404,8 @@ def create_app(runs_dir: str, token: str | None = None):
                     f"</h1><img src='/files/{info['strip']}' alt='strip'><br><img src='/files/{info['sweep']}' alt='sweep'>")
         elif info["verb"] == "animate":
             body = _animate_page(info)
+        elif info["verb"] == "train":
+            body = _train_page(info)
         elif info["verb"] == "detect":
             body = f"<h1>detect {html.escape(name)}</h1>" + "".join(
                 f"<p>{html.escape(r['path'])}: <b>{html.escape(str(r['verdict']))}</b> {html.escape(str(r['fake_score']))}"
