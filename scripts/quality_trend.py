@@ -1,0 +1,94 @@
+"""Plot a training run's measured quality against kimg: the dlib-descriptor Frechet distance as a
+multiple of the real-vs-real floor, from the model card's measurements (scripts/model_quality.py).
+
+    python scripts/quality_trend.py docs/quality/faces64v2 --out docs/quality/faces64v2-trend.png
+
+Reads PREFIX-kimgNNN.json, one per measured snapshot. Draws the measurements, the issue's targets
+(3x with the noise on, 5x with every noise input zeroed) and a power law fitted in log-log to the
+last `--fit` measurements, extended to where it would cross 3x. The extension is a straight line
+through a few points, printed and labelled as such: a planning aid, not a prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from uncanny.plots import _save, plt  # noqa: E402
+
+TARGET = 3.0
+
+
+def read_points(prefix: str) -> list[dict]:
+    """[{kimg, x_floor, zero_x_floor, face_rate, memorisation}] sorted by kimg, from PREFIX-kimgNNN.json."""
+    pts = []
+    for path in glob.glob(prefix + "-kimg*.json"):
+        m = re.search(r"-kimg(\d+)\.json$", path)
+        q = json.load(open(path))
+        pts.append({"kimg": int(m.group(1)), "x_floor": q["samples"]["x_floor"],
+                    "zero_x_floor": q["zero_noise"]["x_floor"], "face_rate": q["samples"]["face_rate"],
+                    "memorisation": q["memorisation"]["share"]})
+    return sorted(pts, key=lambda p: p["kimg"])
+
+
+def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """x = a * kimg**b, least squares in log-log: returns (a, b)."""
+    b, log_a = np.polyfit(np.log(kimg), np.log(x), 1)
+    return float(np.exp(log_a)), float(b)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("prefix", help="e.g. docs/quality/faces64v2")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fit", type=int, default=3, help="fit the power law to the last N measurements")
+    a = ap.parse_args()
+    pts = read_points(a.prefix)
+    if len(pts) < 2:
+        sys.exit(f"{a.prefix}: need at least two PREFIX-kimgNNN.json measurements, found {len(pts)}")
+    k = np.array([p["kimg"] for p in pts], float)
+    x = np.array([p["x_floor"] for p in pts])
+    z = np.array([p["zero_x_floor"] for p in pts])
+    fa, fb = fit_power_law(k[-a.fit:], x[-a.fit:])
+    reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
+    ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
+    for kk, xx in zip(k, x):
+        ax.annotate(f"{xx:.1f}x", (kk, xx), textcoords="offset points", xytext=(4, 6), fontsize=8)
+    kk = np.geomspace(k[-a.fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]), 50)
+    ax.plot(kk, fa * kk ** fb, ":", color="grey",
+            label=f"power law through the last {min(a.fit, len(k))} (x ~ kimg^{fb:.2f})"
+                  + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ""))
+    ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
+    ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_yticks([2, 3, 5, 7, 10, 15])
+    ax.get_yaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+    ax.get_yaxis().set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("kimg (thousands of real images shown to D)")
+    ax.set_ylabel("Frechet descriptor distance / floor")
+    ax.set_title(f"{os.path.basename(a.prefix)}: dlib-descriptor FD on 1,000 samples, x the real-vs-real floor",
+                 fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, a.out)
+    for p in pts:
+        print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.1f}x  zeroed {p['zero_x_floor']:5.1f}x  "
+              f"faces {p['face_rate']:.3f}  memorised {p['memorisation']:.1%}")
+    print(f"power law through the last {min(a.fit, len(k))}: x = {fa:.1f} * kimg^{fb:.3f}; "
+          f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)")
+
+
+if __name__ == "__main__":
+    main()
