@@ -14,6 +14,12 @@ the first moment is just the last gradient and the second is re-estimated within
 Snapshots are not carried (ship the ones worth keeping with scripts/ship_model.py).
 
 `unpack` refuses to overwrite a run folder that already has a newer state.
+
+`state` turns a carried state into a snapshot checkpoint (G, G_ema and D, float32, w_avg) that
+every verb loads; with --rev, the state of an earlier carry commit (the history keeps each
+session's state: the early and middle training states for foiling, issue 11):
+
+    python scripts/carry_run.py state training/faces64v2 states/faces64v2-kimg048.safetensors --rev ecbb5fe
 """
 
 from __future__ import annotations
@@ -86,14 +92,77 @@ def unpack(src, run):
           f"uncanny train DATA --out {run} --resume")
 
 
+def _from_git(rev: str, path: str, dst: str) -> str:
+    """Write `path` as it was at commit `rev` to dst (the repository's own history holds every
+    carried state: each session's carry commit)."""
+    import subprocess
+    r = subprocess.run(["git", "show", f"{rev}:{os.path.relpath(path)}"], capture_output=True)
+    if r.returncode != 0:
+        sys.exit(f"{path} at {rev}: {r.stderr.decode().strip() or 'not in git history'}")
+    with open(dst, "wb") as f:
+        f.write(r.stdout)
+    return dst
+
+
+def state(src, dst, rev=None, data=None):
+    """A carried state (G, G_ema, D) as a snapshot checkpoint that every verb loads, like the ones
+    the trainer writes (float32, with w_avg); from the working tree or from commit `rev`."""
+    import tempfile
+
+    from uncanny import adapters
+    from uncanny.adapters.stylegan2 import StyleGAN2
+    from uncanny.checkpoint import load_into, save_checkpoint
+    resume, run_json = os.path.join(src, "resume.safetensors"), os.path.join(src, "run.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        if rev:
+            resume = _from_git(rev, resume, os.path.join(tmp, "resume.safetensors"))
+            run_json = _from_git(rev, run_json, os.path.join(tmp, "run.json"))
+        for p in (resume, run_json):
+            if not os.path.isfile(p):
+                sys.exit(f"{p}: missing, not a carried training state")
+        with open(run_json) as f:
+            run = json.load(f)
+        info, tensors = _info(resume), load_file(resume)
+    licence = run.get("licence")
+    if "licence" not in run:   # runs from before run.json kept it: the data set's own record says
+        dataset_json = os.path.join(data or run["config"]["data"], "dataset.json")
+        if not os.path.isfile(dataset_json):
+            sys.exit(f"{dataset_json}: missing, and {os.path.join(src, 'run.json')} does not say the data's licence; "
+                     f"prepare the data set (its licence travels with the weights) or pass --data")
+        with open(dataset_json) as f:
+            licence = json.load(f).get("licence")
+    nets = {}
+    for name in ("g", "g_ema", "d"):
+        g, d = adapters.build("stylegan2", run["arch"])
+        net = d if name == "d" else g
+        sd = {k[len(name) + 1:]: v.float() for k, v in tensors.items() if k.startswith(name + ".")}
+        nets[name] = load_into(net, sd, resume, name)
+    w_avg = StyleGAN2(nets["g_ema"], None, None, run["arch"], {}, dst).estimate_w_avg()
+    kimg = info["step"] * run["config"]["batch"] / 1000
+    meta = {"provenance": {"trained_with": f"uncanny-lab {run.get('version')}", "data": run["config"]["data"],
+                           "dataset_images": run.get("dataset_images"),
+                           "exported_from": f"{src} at {rev or 'the working tree'} (carried: {info.get('carried')})"},
+            "training": {"step": info["step"], "kimg": kimg, "seconds": info["seconds"], "batch": run["config"]["batch"]}}
+    if licence:
+        meta["provenance"]["licence"] = licence
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    save_checkpoint(dst, "stylegan2", run["arch"], nets, meta, w_avg=w_avg)
+    print(f"{dst}: step {info['step']} ({kimg:.1f} kimg) as a snapshot with G, G_ema and D")
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["pack", "unpack"])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["pack", "unpack", "state"])
     ap.add_argument("src")
     ap.add_argument("dst")
+    ap.add_argument("--rev", help="state: the commit whose carried state to export (default: the working tree)")
+    ap.add_argument("--data", help="state: the prepared data set, for its licence when run.json has none")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    (pack if a.action == "pack" else unpack)(a.src, a.dst)
+    if a.action == "state":
+        state(a.src, a.dst, a.rev, a.data)
+    else:
+        (pack if a.action == "pack" else unpack)(a.src, a.dst)
 
 
 if __name__ == "__main__":

@@ -365,6 +365,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                 "machine": platform.platform(), "cpu_threads": torch.get_num_threads(),
                 "device": str(device), "world_size": world, "dataset_images": len(reals),
                 "bf16_autocast": trainer.low_precision is not contextlib.nullcontext}
+    if licence:
+        run_info["licence"] = licence   # the run (and a carried copy of it) says what its weights may be used for
 
     def real_batch():
         idx = torch.randint(0, len(reals), (local_batch,))

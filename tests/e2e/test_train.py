@@ -191,6 +191,30 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
     assert ck.header["training"]["step"] == 15
     assert ck.config == ref.config
 
+    # `state`: the carried state as a snapshot every verb loads, from the history of a repository
+    # (each carry commit keeps a training state: issue 11's early and middle states)
+    repo = tmp_path / "repo"
+    shutil.copytree(carried, repo / "training" / "t")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "carry"]):
+        subprocess.run(git + cmd, cwd=repo, check=True, capture_output=True)
+    shutil.rmtree(repo / "training" / "t")                           # only the history has it now
+    r = subprocess.run([sys.executable, os.path.abspath(script), "state", "training/t", "s.safetensors", "--rev", "HEAD",
+                        "--data", tiny_dataset], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    exported = read_checkpoint(str(repo / "s.safetensors"))
+    assert exported.header["training"]["step"] == 10
+    assert exported.header["provenance"].get("licence") == ref.header["provenance"].get("licence")
+    a, b = load_gan(str(repo / "s.safetensors"), need_d=True), load_gan(ref.path, need_d=True)
+    z = torch.randn(4, TINY["style_dim"], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        img_a, img_b = a.generate(z), b.generate(z)
+        assert (img_a - img_b).abs().max() < 0.02                    # float16 weights: within a few levels of 255
+        assert (a.D(img_b) - b.D(img_b)).abs().max() < 0.02
+    r = subprocess.run([sys.executable, os.path.abspath(script), "state", "training/t", "s2.safetensors", "--rev",
+                        "no-such-rev"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "no-such-rev" in r.stderr and not (repo / "s2.safetensors").exists()
+
 
 def test_noise_off_holds_strengths_at_zero_and_a_resume_records_the_change(tiny_dataset, tmp_path):
     """--noise off: every noise strength of G and G_ema stays exactly zero while the rest trains;
