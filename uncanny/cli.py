@@ -103,8 +103,14 @@ def _run_measure(a):
     from .measure import MeasureConfig, measure
     cfg = from_args(MeasureConfig, a)
     r = measure(cfg)
-    print(json.dumps(r, indent=1) if cfg.json else "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                                                            for k, v in r.items()))
+
+    def lines(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from lines(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}: {v:.4g}" if isinstance(v, float) else f"{prefix}{k}: {v}"
+    print(json.dumps(r, indent=1) if cfg.json else "\n".join(lines(r)))
 
 
 def _add_models(sub):

@@ -7,7 +7,7 @@
 Reports: the dlib HOG face-detection rate on images upscaled 4x ("human-likeness"), the
 Frechet distance between real and generated 128-D dlib face descriptors, and diversity.
 
-    uncanny measure --model M --real data/celeba64 --quality --n 1000 --seed 7000 --out DIR
+    uncanny measure --model M --real data/celeba64 --quality --n 1000 --seed 7000 --out PREFIX
 
 The model card's full check (`quality`): the above against the floor (two halves of the real
 set), the same with every noise input set to zero (are the features in the styles, or painted
@@ -83,14 +83,21 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     bar.update()
     out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "real_images": len(real_imgs), "real_faces": len(real_desc),
            "floor": floor}
-    pairs = []
+    pairs, first = [], None
     for zero in (False, True):
         imgs = generate_uint8(model, n, seed, device=device, zero_noise=zero)
-        desc, keep = faces.descriptors_with_index(imgs)
+        if zero and np.array_equal(imgs, first[0]):   # noise strengths at zero: the same images, described once
+            desc, keep = first[1:]
+        else:
+            desc, keep = faces.descriptors_with_index(imgs)
+        if not zero:
+            first = (imgs, desc, keep)
         key = "zero_noise" if zero else "samples"
         fd = frechet(desc, real_desc)
         out[key] = {"face_rate": len(keep) / n, "frechet_descriptor": fd, "x_floor": fd / floor,
                     "diversity": diversity(from_uint8(imgs[:256]))}
+        if zero:
+            out[key]["same_images"] = bool(np.array_equal(imgs, first[0]))
         if not zero:
             mem = memorisation(desc, real_desc)
             out["memorisation"] = {k: mem[k] for k in ("threshold", "share", "real_nn_median")}
@@ -138,8 +145,42 @@ class MeasureConfig:
     seed: int = option(0, "first sample seed", check=non_negative)
     truncation: float = option(1.0, "truncation psi", check=in_unit_interval)
     floor: bool = option(False, "with --folder: real-vs-real, two disjoint halves of the dataset (up to --n each)")
+    quality: bool = option(False, "the model card's check (needs --real): Frechet distance as a multiple of the "
+                                  "real-vs-real floor, the same with every noise input zeroed, memorisation "
+                                  "(use --n 1000 --seed 7000 for the card's protocol)")
+    out: str | None = option(None, "with --quality: write OUT.json and OUT-pairs.png (the 8 samples closest to a "
+                                   "training photo, each above it)")
     json: bool = option(False, "print JSON")
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def pairs_image(pairs) -> np.ndarray:
+    """quality()'s closest pairs as one picture: each sample above its nearest training photo,
+    enlarged 2x, with the descriptor distance under it."""
+    from .media import grid, label, upscale
+    cols = [label(np.concatenate([upscale(s, 2), upscale(r, 2)], 0), f"{d:.3f}", height=14) for s, r, d in pairs]
+    return grid(np.stack(cols), ncol=len(cols))
+
+
+def write_quality(q: dict, prefix: str, model: str | None = None) -> dict:
+    """Write quality()'s numbers to PREFIX.json and its pairs to PREFIX-pairs.png (atomically);
+    returns the numbers without the pairs."""
+    import json
+    import os
+
+    from .media import save_png
+    from .util import atomic_write_text
+    numbers = {k: v for k, v in q.items() if k != "pairs"}
+    numbers["model"] = model
+    folder = os.path.dirname(os.path.abspath(prefix))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise UncannyError(f"{folder}: cannot make the output folder ({e.strerror})") from None
+    atomic_write_text(prefix + ".json", json.dumps(numbers, indent=1))
+    if q["pairs"]:
+        save_png(prefix + "-pairs.png", pairs_image(q["pairs"]))
+    return numbers
 
 
 def measure(cfg: MeasureConfig) -> dict:
@@ -147,6 +188,16 @@ def measure(cfg: MeasureConfig) -> dict:
     validate(cfg)
     if cfg.model is not None and cfg.folder is not None:
         raise UncannyError("--model and --folder: give one of them")
+    if cfg.out is not None and not cfg.quality:
+        raise UncannyError("--out: only --quality writes files")
+    if cfg.quality:
+        if cfg.folder is not None or cfg.floor or not cfg.real:
+            raise UncannyError("--quality measures a model's samples against --real (a prepared dataset); "
+                               "--folder and --floor do not apply")
+        q = quality(cfg.model, cfg.real, cfg.n, cfg.seed, cfg.device, show_progress=not cfg.json)
+        if cfg.out:
+            return write_quality(q, cfg.out, cfg.model)
+        return {k: v for k, v in q.items() if k != "pairs"}
     if cfg.floor:
         if not cfg.folder:
             raise UncannyError("--floor needs --folder (a prepared dataset to split in two)")

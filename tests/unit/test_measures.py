@@ -89,3 +89,55 @@ def test_zero_noise_samples_differ_only_by_the_noise(tiny_ckpt):
     save_checkpoint(path, "stylegan2", ck.config, {"g_ema": G, "d": D}, {})
     a, b = generate_uint8(path, 4), generate_uint8(path, 4, zero_noise=True)
     assert not np.array_equal(a, b) and np.array_equal(b, generate_uint8(path, 4, zero_noise=True))
+
+
+def _as_dataset(images, folder):
+    """A prepared-dataset folder (PNGs + dataset.json) holding these uint8 images."""
+    import json
+    import os
+
+    from PIL import Image
+    os.makedirs(folder)
+    files = []
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(os.path.join(folder, f"{i:06d}.png"))
+        files.append({"file": f"{i:06d}.png"})
+    with open(os.path.join(folder, "dataset.json"), "w") as f:
+        json.dump({"res": images.shape[1], "count": len(files), "files": files}, f)
+    return folder
+
+
+def test_the_model_cards_quality_check_sees_a_copied_training_set(tmp_path, capsys):
+    """quality() through `uncanny measure --quality`: against a "training set" made of the model's
+    own samples (seeds 0-23) those seeds are all memorised, each pair a sample above its copy;
+    other seeds are not. faces64's noise is on, so the zeroed images are described apart."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from uncanny.cli import main
+    from uncanny.measure import generate_uint8
+    train_set = _as_dataset(generate_uint8("faces64", 24, seed=0), str(tmp_path / "copies"))
+    assert main(["measure", "--model", "faces64", "--real", train_set, "--quality", "--n", "24", "--seed", "0",
+                 "--out", str(tmp_path / "q" / "copied")]) == 0
+    assert "memorisation.share: 1" in capsys.readouterr().out
+    q = json.load(open(tmp_path / "q" / "copied.json"))
+    assert q["memorisation"]["share"] == 1.0 and q["samples"]["face_rate"] > 0.8
+    assert q["samples"]["frechet_descriptor"] < 1e-6 < q["floor"]
+    assert q["zero_noise"]["same_images"] is False and q["zero_noise"]["x_floor"] > 1
+    pairs = np.asarray(Image.open(tmp_path / "q" / "copied-pairs.png").convert("RGB"))
+    first = pairs[2 + 14:2 + 14 + 256, 2:2 + 128]    # the first pair, under its 14 px label: a sample (2x) above
+    assert np.array_equal(first[:128], first[128:])   # its nearest training photo, here its copy
+
+    assert main(["measure", "--model", "faces64", "--real", train_set, "--quality", "--n", "24", "--seed", "500",
+                 "--json"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["memorisation"]["share"] < 0.2 and other["samples"]["x_floor"] > 0.5
+
+
+def test_quality_refuses_what_does_not_apply(tmp_path):
+    from uncanny.cli import main
+    assert main(["measure", "--model", "faces64", "--quality", "--n", "4"]) == 2                   # no --real
+    assert main(["measure", "--model", "faces64", "--n", "4", "--out", str(tmp_path / "x")]) == 2  # --out without --quality
+    assert not (tmp_path / "x.json").exists()
