@@ -160,3 +160,24 @@ def test_a_training_run_shows_its_progress_samples_and_curves(celeba_photos, tmp
     assert c.get("/files/" + info["curves"]).content[:4] == b"\x89PNG"
     page = c.get("/runs/t1").text
     assert "0.060</b> of 0.06 kimg (100%)" in page and "--resume" in page and 'type="range"' in page
+
+
+def test_a_run_named_like_markup_is_shown_as_text_and_its_files_still_load(runs, tmp_path):
+    """A run folder may be called anything: its name never becomes markup or script, and the
+    links built from it still reach its files."""
+    import re
+    import shutil
+    import urllib.parse
+    name = "a'b\" <script>alert(1)<\\script><img src=x onerror=alert(1)> #?%"   # anything but a slash
+    root = tmp_path / "root"
+    shutil.copytree(os.path.join(runs, "foil1"), root / name, ignore=shutil.ignore_patterns(".lock"))
+    c = _client(str(root))
+    index = c.get("/").text
+    assert "<img src=x" not in index
+    href = re.search(r"<li><a href='([^']+)'>", index).group(1)
+    page = c.get(href).text
+    assert c.get(href).status_code == 200 and "<img src=x" not in page and "<script>alert" not in page
+    srcs = re.findall(r"""<img src=["']([^"']+)["']""", page)
+    assert srcs and all(c.get(u).status_code == 200 for u in srcs)
+    snaps = c.get("/api/runs/" + urllib.parse.quote(name, safe="")).json()["snapshots"]
+    assert c.get("/files/" + urllib.parse.quote(snaps[0]["grid"])).status_code == 200

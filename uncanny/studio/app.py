@@ -6,6 +6,7 @@ import html
 import json
 import os
 import secrets
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
@@ -63,6 +64,16 @@ def _read_json(path: str) -> dict:
         return {}
 
 
+def _src(rel: str) -> str:
+    """The URL of a file under RUNS_DIR, safe in an HTML attribute whatever the run is called."""
+    return "/files/" + quote(rel)
+
+
+def _script_json(obj) -> str:
+    """JSON to embed in a <script>, with < > & escaped: a run folder may be named with markup."""
+    return json.dumps(obj).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _float(v) -> float | None:
     try:
         return float(v)
@@ -105,12 +116,12 @@ def _train_page(info: dict) -> str:
 <input id="slider" type="range" min="0" max="{max(len(grids) - 1, 0)}" value="{max(len(grids) - 1, 0)}" style="width:100%">
 <p>the fixed seeds at <span id="kimg"></span> kimg</p>
 <img id="grid" alt="the fixed seeds' samples" style="width:640px;image-rendering:pixelated">
-{f'<h2>curves</h2><img src="/files/{info["curves"]}" alt="training curves" style="max-width:100%">' if info['curves'] else ''}
+{f'<h2>curves</h2><img src="{_src(info["curves"])}" alt="training curves" style="max-width:100%">' if info['curves'] else ''}
 {f'<h2>recipe changes</h2><ul>{changes}</ul>' if changes else ''}
 <script>
-const grids = {json.dumps(grids)}; const s = document.getElementById('slider');
+const grids = {_script_json(grids)}; const s = document.getElementById('slider');
 function show() {{ const x = grids[s.value]; if (!x) return;
-  document.getElementById('kimg').textContent = x.kimg.toFixed(1); document.getElementById('grid').src = '/files/' + x.grid; }}
+  document.getElementById('kimg').textContent = x.kimg.toFixed(1); document.getElementById('grid').src = '/files/' + x.grid.split('/').map(encodeURIComponent).join('/'); }}
 s.oninput = show; show();
 </script>"""
 
@@ -177,11 +188,11 @@ def _animate_page(info: dict) -> str:
     if info["status"] != "done":
         return f"<h1>animation {html.escape(info['name'])}</h1><p>not finished ({html.escape(str(info['status']))})</p>"
     return (f"<h1>animation {html.escape(info['name'])} ({html.escape(str(info['method']))})</h1>"
-            f"<video src='/files/{info['side_by_side']}' controls loop autoplay muted style='width:760px'></video>"
+            f"<video src='{_src(info['side_by_side'])}' controls loop autoplay muted style='width:760px'></video>"
             f"<p>{fmt(info['frames'])} frames; a face in {fmt(n['driving_faces_found'])} driving frames and "
             f"{fmt(n['result_faces_found'])} results; landmark error {fmt(n['landmark_error'])} IOD (a still image "
             f"{fmt(n['still_error'])}); identity to the source {fmt(n['identity'])} (mirrored "
-            f"{fmt(n['identity_mirror'])})</p><img src='/files/{info['result']}' alt='the result'>")
+            f"{fmt(n['identity_mirror'])})</p><img src='{_src(info['result'])}' alt='the result'>")
 
 
 def safe_file(root: str, rel: str) -> str | None:
@@ -241,23 +252,23 @@ fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
 
 def _foil_page(info: dict) -> str:
     snaps = info["snapshots"]
-    data = json.dumps(snaps)
+    data = _script_json(snaps)
     return f"""<h1>foil run {html.escape(info['name'])}</h1>
 <p>suggested peak uncanny: <span class="peak">iteration {info['peak']}</span>
 {('<br>stopped early: ' + html.escape(str(info['stopped_early']))) if info.get('stopped_early') else ''}</p>
 <input id="slider" type="range" min="0" max="{max(len(snaps) - 1, 0)}" value="0" style="width:100%">
 <p>iteration <span id="it"></span>: <span class="stage" id="stage"></span> <span class="peak" id="ispeak"></span></p>
 <img id="grid" alt="grid of the fixed seeds" style="width:420px;image-rendering:pixelated">
-<h2>curves</h2><img src="/files/{info['curves']}" alt="curves">
-<h2>the run as a film</h2><img src="/files/{info['video'][:-4]}.gif" alt="the fixed seeds over the run"
- style="width:420px;image-rendering:pixelated"> <a href="/files/{info['video']}">mp4</a>
+<h2>curves</h2><img src="{_src(info['curves'])}" alt="curves">
+<h2>the run as a film</h2><img src="{_src(info['video'][:-4] + '.gif')}" alt="the fixed seeds over the run"
+ style="width:420px;image-rendering:pixelated"> <a href="{_src(info['video'])}">mp4</a>
 <script>
-const snaps = {data}; const peak = {json.dumps(info['peak'])};
+const snaps = {data}; const peak = {_script_json(info['peak'])};
 const s = document.getElementById('slider');
 function show() {{ const x = snaps[s.value]; if (!x) return;
   document.getElementById('it').textContent = x.iter; document.getElementById('stage').textContent = x.stage;
   document.getElementById('ispeak').textContent = x.iter === peak ? '(suggested peak)' : '';
-  document.getElementById('grid').src = '/files/' + x.grid; }}
+  document.getElementById('grid').src = '/files/' + x.grid.split('/').map(encodeURIComponent).join('/'); }}
 s.oninput = show; show();
 </script>"""
 
@@ -268,9 +279,9 @@ def _project_page(info: dict) -> str:
         at = f["identifiable_at_step"]
         parts.append(f"<h2>{html.escape(f['image'])}</h2><p>identifiable (judged) "
                      f"{'from step ' + str(at) if at is not None else 'never'}</p>"
-                     f"<img src='/files/{f['video'][:-4]}.gif' alt='the search' style='width:520px'> "
-                     f"<a href='/files/{f['video']}'>mp4</a><br>"
-                     f"<img src='/files/{f['identity']}' alt='identity curve'>")
+                     f"<img src='{_src(f['video'][:-4] + '.gif')}' alt='the search' style='width:520px'> "
+                     f"<a href='{_src(f['video'])}'>mp4</a><br>"
+                     f"<img src='{_src(f['identity'])}' alt='identity curve'>")
     return "".join(parts)
 
 
@@ -385,7 +396,7 @@ def create_app(runs_dir: str, token: str | None = None):
 
     @app.get("/", response_class=HTMLResponse)
     def index():
-        items = "".join(f"<li><a href='/runs/{html.escape(r['name'])}'>{html.escape(r['name'])}</a> "
+        items = "".join(f"<li><a href='/runs/{quote(r['name'], safe='')}'>{html.escape(r['name'])}</a> "
                         f"({html.escape(r['verb'])})</li>" for r in _runs(root))
         return PAGE.format(title="uncanny studio", body=f"<p><a href='/study'>the uncanny-valley study</a></p>"
                            f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>" + LAUNCH)
@@ -401,7 +412,7 @@ def create_app(runs_dir: str, token: str | None = None):
             body = _project_page(info)
         elif info["verb"] == "edit":
             body = (f"<h1>edit {html.escape(name)}: {html.escape(str(info['direction']))} ({html.escape(str(info['method']))})"
-                    f"</h1><img src='/files/{info['strip']}' alt='strip'><br><img src='/files/{info['sweep']}' alt='sweep'>")
+                    f"</h1><img src='{_src(info['strip'])}' alt='strip'><br><img src='{_src(info['sweep'])}' alt='sweep'>")
         elif info["verb"] == "animate":
             body = _animate_page(info)
         elif info["verb"] == "train":
@@ -409,11 +420,11 @@ def create_app(runs_dir: str, token: str | None = None):
         elif info["verb"] == "detect":
             body = f"<h1>detect {html.escape(name)}</h1>" + "".join(
                 f"<p>{html.escape(r['path'])}: <b>{html.escape(str(r['verdict']))}</b> {html.escape(str(r['fake_score']))}"
-                f"<br><img src='/files/{r['map']}' alt='where it looks'></p>" for r in info["images"])
+                f"<br><img src='{_src(r['map'])}' alt='where it looks'></p>" for r in info["images"])
         else:
             body = (f"<h1>{html.escape(name)} ({html.escape(info['verb'])})</h1>"
                     f"<pre>{html.escape(json.dumps(info['config'], indent=1, default=str))}</pre>")
-        return PAGE.format(title=name, body="<p><a href='/'>all runs</a></p>" + body)
+        return PAGE.format(title=html.escape(name), body="<p><a href='/'>all runs</a></p>" + body)
 
     return app
 
