@@ -181,3 +181,25 @@ def test_a_run_named_like_markup_is_shown_as_text_and_its_files_still_load(runs,
     assert srcs and all(c.get(u).status_code == 200 for u in srcs)
     snaps = c.get("/api/runs/" + urllib.parse.quote(name, safe="")).json()["snapshots"]
     assert c.get("/files/" + urllib.parse.quote(snaps[0]["grid"])).status_code == 200
+
+
+def test_cancel_stops_a_job_that_ignores_its_interrupt(tmp_path, monkeypatch):
+    """A SIGINT swallowed (as by a library's bare except during import) is followed by SIGTERM."""
+    import subprocess
+    import sys
+    import time
+
+    from uncanny.studio import jobs as jobs_mod
+    monkeypatch.setattr(jobs_mod, "CANCEL_GRACE_S", 0.5)
+    js = jobs_mod.Jobs(str(tmp_path))
+    job = jobs_mod.Job("j1", "foil", "stubborn", [], str(tmp_path / "j1.log"))
+    job.proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, "
+                                 "signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    assert job.proc.stdout.readline() == b"ready\n"
+    js.jobs[job.id] = job
+    js.cancel(job.id)
+    t0 = time.time()
+    while job.proc.poll() is None and time.time() - t0 < 10:
+        time.sleep(0.05)
+    assert job.proc.poll() is not None and time.time() - t0 < 5
+    assert js.status(job.id)["state"] == "cancelled"

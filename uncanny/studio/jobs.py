@@ -16,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from ..options import cli_fields, flag_of, validate
 
 BAR = re.compile(r"(\d+)/(\d+) \[")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CANCEL_GRACE_S = 5.0   # after SIGINT, then after SIGTERM: how long a job has to stop before the next signal
 
 
 def _config_class(kind: str):
@@ -120,7 +122,19 @@ class Jobs:
         if job.proc and job.proc.poll() is None:
             job.cancelled = True
             job.proc.send_signal(signal.SIGINT)          # the verb stops cleanly; the run can be resumed
+            # a SIGINT that lands while the job is still importing can be swallowed by a library's bare
+            # `except:`; then SIGTERM, then SIGKILL (runs are written atomically: still resumable)
+            threading.Thread(target=self._escalate, args=(job.proc,), daemon=True).start()
         return self.status(job_id)
+
+    @staticmethod
+    def _escalate(proc: subprocess.Popen) -> None:
+        for stop in (proc.terminate, proc.kill):
+            try:
+                proc.wait(CANCEL_GRACE_S)
+                return
+            except subprocess.TimeoutExpired:
+                stop()
 
     def all(self) -> list[dict]:
         return [self.status(j) for j in self.jobs]
