@@ -75,7 +75,7 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance)."""
     from .util import progress
     real_imgs = load_dataset(real)
-    bar = progress(total=4, desc="quality", disable=not show_progress)
+    bar = progress(total=3, desc="quality", disable=not show_progress)   # the floor, the samples, zeroed
     real_desc, real_keep = faces.descriptors_with_index(real_imgs)   # descriptor j is of real_imgs[real_keep[j]]
     half = len(real_desc) // 2                                          # the floor: two disjoint halves
     perm = np.random.RandomState(0).permutation(len(real_desc))
@@ -83,28 +83,21 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     bar.update()
     out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "real_images": len(real_imgs), "real_faces": len(real_desc),
            "floor": floor}
-    pairs, first = [], None
-    for zero in (False, True):
-        imgs = generate_uint8(model, n, seed, device=device, zero_noise=zero)
-        if zero and np.array_equal(imgs, first[0]):   # noise strengths at zero: the same images, described once
-            desc, keep = first[1:]
-        else:
-            desc, keep = faces.descriptors_with_index(imgs)
-        if not zero:
-            first = (imgs, desc, keep)
-        key = "zero_noise" if zero else "samples"
-        fd = frechet(desc, real_desc)
-        out[key] = {"face_rate": len(keep) / n, "frechet_descriptor": fd, "x_floor": fd / floor,
-                    "diversity": diversity(from_uint8(imgs[:256]))}
-        if zero:
-            out[key]["same_images"] = bool(np.array_equal(imgs, first[0]))
-        if not zero:
-            mem = memorisation(desc, real_desc)
-            out["memorisation"] = {k: mem[k] for k in ("threshold", "share", "real_nn_median")}
-            order = np.argsort(mem["distances"])[:8]
-            pairs = [(imgs[keep[i]], real_imgs[real_keep[mem["nearest_real"][i]]], float(mem["distances"][i]))
-                     for i in order]
+    imgs = generate_uint8(model, n, seed, device=device)
+    desc, keep = faces.descriptors_with_index(imgs)
+    zero_imgs = generate_uint8(model, n, seed, device=device, zero_noise=True)
+    same = bool(np.array_equal(zero_imgs, imgs))   # noise strengths at zero: the same images, described once
+    zero_desc, zero_keep = (desc, keep) if same else faces.descriptors_with_index(zero_imgs)
+    for key, (im, d, k) in (("samples", (imgs, desc, keep)), ("zero_noise", (zero_imgs, zero_desc, zero_keep))):
+        fd = frechet(d, real_desc)
+        out[key] = {"face_rate": len(k) / n, "frechet_descriptor": fd, "x_floor": fd / floor,
+                    "diversity": diversity(from_uint8(im[:256]))}
         bar.update()
+    out["zero_noise"]["same_images"] = same
+    mem = memorisation(desc, real_desc)
+    out["memorisation"] = {k: mem[k] for k in ("threshold", "share", "real_nn_median")}
+    order = np.argsort(mem["distances"])[:8]
+    pairs = [(imgs[keep[i]], real_imgs[real_keep[mem["nearest_real"][i]]], float(mem["distances"][i])) for i in order]
     bar.close()
     out["pairs"] = pairs
     return out

@@ -81,14 +81,14 @@ def _float(v) -> float | None:
         return None
 
 
-def _last_log_row(path: str) -> dict:
+def _read_csv(path: str) -> list[dict]:
+    """A run's CSV table as rows ([] while it is not written yet)."""
     import csv
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            return list(csv.DictReader(f))
     except OSError:
-        return {}
-    return rows[-1] if rows else {}
+        return []
 
 
 def _train_page(info: dict) -> str:
@@ -119,9 +119,10 @@ def _train_page(info: dict) -> str:
 {f'<h2>curves</h2><img src="{_src(info["curves"])}" alt="training curves" style="max-width:100%">' if info['curves'] else ''}
 {f'<h2>recipe changes</h2><ul>{changes}</ul>' if changes else ''}
 <script>
-const grids = {_script_json(grids)}; const s = document.getElementById('slider');
+const grids = {_script_json([{"kimg": g["kimg"], "src": _src(g["grid"])} for g in grids])};
+const s = document.getElementById('slider');
 function show() {{ const x = grids[s.value]; if (!x) return;
-  document.getElementById('kimg').textContent = x.kimg.toFixed(1); document.getElementById('grid').src = '/files/' + x.grid.split('/').map(encodeURIComponent).join('/'); }}
+  document.getElementById('kimg').textContent = x.kimg.toFixed(1); document.getElementById('grid').src = x.src; }}
 s.oninput = show; show();
 </script>"""
 
@@ -156,9 +157,7 @@ def run_info(root: str, name: str) -> dict | None:
         info.update(strip=f"{name}/strip.png", sweep=f"{name}/sweep.gif", direction=rec.get("direction"),
                     method=rec.get("method"))
     elif verb == "detect":
-        import csv
-        scores = os.path.join(path, "scores.csv")
-        rows = list(csv.DictReader(open(scores))) if os.path.isfile(scores) else []
+        rows = _read_csv(os.path.join(path, "scores.csv"))
         info["images"] = [{"path": os.path.basename(r.get("path", "")), "fake_score": r.get("fake_score"),
                            "verdict": r.get("verdict"), "face_found": r.get("face_found"),
                            "map": f"{name}/maps/{os.path.splitext(os.path.basename(r.get('path', '')))[0]}.png"}
@@ -167,7 +166,7 @@ def run_info(root: str, name: str) -> dict | None:
         samples = os.path.join(path, SAMPLES_DIR)
         grids = [(n / 1000, p) for n, p in list_snapshots(samples, "img", "png").items()]
         grids += [(float(n), p) for n, p in list_snapshots(samples, "kimg", "png").items()]
-        last = _last_log_row(os.path.join(path, "log.csv"))
+        last = (_read_csv(os.path.join(path, "log.csv")) or [{}])[-1]
         info.update(grids=[{"kimg": k, "grid": f"{name}/{SAMPLES_DIR}/{os.path.basename(p)}"} for k, p in sorted(grids)],
                     curves=f"{name}/curves.png" if os.path.isfile(os.path.join(path, "curves.png")) else None,
                     step=last.get("step"), kimg=_float(last.get("kimg")), sec_per_kimg=_float(last.get("sec_per_kimg")),
@@ -252,7 +251,7 @@ fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
 
 def _foil_page(info: dict) -> str:
     snaps = info["snapshots"]
-    data = _script_json(snaps)
+    data = _script_json([{**x, "src": _src(x["grid"])} for x in snaps])
     return f"""<h1>foil run {html.escape(info['name'])}</h1>
 <p>suggested peak uncanny: <span class="peak">iteration {info['peak']}</span>
 {('<br>stopped early: ' + html.escape(str(info['stopped_early']))) if info.get('stopped_early') else ''}</p>
@@ -268,7 +267,7 @@ const s = document.getElementById('slider');
 function show() {{ const x = snaps[s.value]; if (!x) return;
   document.getElementById('it').textContent = x.iter; document.getElementById('stage').textContent = x.stage;
   document.getElementById('ispeak').textContent = x.iter === peak ? '(suggested peak)' : '';
-  document.getElementById('grid').src = '/files/' + x.grid.split('/').map(encodeURIComponent).join('/'); }}
+  document.getElementById('grid').src = x.src; }}
 s.oninput = show; show();
 </script>"""
 
