@@ -176,6 +176,11 @@ def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, t
             if k.startswith(pre):
                 idx, key = k[len(pre):].split(".", 1)
                 state.setdefault(int(idx), {})[key] = v
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
+        # The moments come from the file; the hyperparameters (lr, betas) stay those the optimiser
+        # was built with from the run's recipe, so a recipe changed on resume takes effect.
+        saved, built = meta["param_groups"][name], opt.state_dict()["param_groups"]
+        if [g["params"] for g in saved] != [g["params"] for g in built]:
+            raise UncannyError(f"{path}: the {name} optimiser state does not fit (parameter groups differ)")
+        opt.load_state_dict({"state": state, "param_groups": built})
     extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
     return meta["info"], extra

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from uncanny import faces
 from uncanny.adapters import load_gan
@@ -218,21 +219,28 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
 
 def test_noise_off_holds_strengths_at_zero_and_a_resume_records_the_change(tiny_dataset, tmp_path):
     """--noise off: every noise strength of G and G_ema stays exactly zero while the rest trains;
-    switching it off when resuming a run trained with noise is recorded in run.json."""
+    switching it off (and lowering the learning rate) when resuming a run is recorded in run.json,
+    and the new learning rate is the one the optimisers use (not the one saved with their moments)."""
     out = str(tmp_path / "run")
     train(TrainConfig.for_call(tiny_dataset, out, kimg=0.04, noise=True, **TINY), show_progress=False)
     ck = read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
     assert any(v.abs().item() > 0 for k, v in ck.state["g"].items() if k.endswith("noise.weight"))
-    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.08, noise=False), show_progress=False)
+    lr0 = TrainConfig.for_call(tiny_dataset, out, resume=True).lr
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.08, noise=False, lr=lr0 / 4),
+                 show_progress=False)
     ck2 = read_checkpoint(last)
     for net in ("g", "g_ema"):
         strengths = [v for k, v in ck2.state[net].items() if k.endswith("noise.weight")]
         assert strengths and all(v.item() == 0 for v in strengths)
     assert any(not torch.equal(ck.state["g"][k], ck2.state["g"][k]) for k in ck.state["g"])  # the rest trained
     run = json.load(open(os.path.join(out, "run.json")))
-    assert run["recipe_changes"] == [{"step": 10, "noise": [True, False]}]
+    assert run["recipe_changes"] == [{"step": 10, "noise": [True, False], "lr": [lr0, lr0 / 4]}]
     again = TrainConfig.for_call(tiny_dataset, out, resume=True)
-    assert again.noise is False  # the change is now the run's recipe
+    assert again.noise is False and again.lr == lr0 / 4  # the change is now the run's recipe
+    with safe_open(os.path.join(out, "resume.safetensors"), "pt") as f:
+        groups = json.loads(f.metadata()["uncanny_state"])["param_groups"]
+    d_ratio = again.d_reg_every / (again.d_reg_every + 1)
+    assert groups["g"][0]["lr"] == lr0 / 4 and abs(groups["d"][0]["lr"] - lr0 / 4 * d_ratio) < 1e-12
 
 
 def test_training_is_reproducible_and_a_resumed_run_equals_an_uninterrupted_one(tiny_dataset, tmp_path):
