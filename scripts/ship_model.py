@@ -3,7 +3,7 @@
     python scripts/ship_model.py runs/faces64/snapshots/kimg-000060.safetensors faces64
     python scripts/ship_model.py runs/faces64/snapshots/kimg-000020.safetensors faces64-kimg020
 
-float16 halves the size (the shipped set must stay under 60 MB); loading casts back to float32.
+float16 halves the size (the shipped set must stay under 70 MB); loading casts back to float32.
 The raw G is dropped: foil starts from G_ema, and G_ema is what people sample.
 """
 

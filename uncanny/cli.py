@@ -118,7 +118,7 @@ def _add_models(sub):
 
 
 def _run_models(a):
-    from .registry import describe, embedded
+    from .registry import DEFAULT, describe, embedded
     models = embedded()
     if not models:
         print("no embedded models in this installation")
@@ -126,8 +126,9 @@ def _run_models(a):
         d = describe(name)
         t = d.get("training", {})
         nets = ",".join(d.get("nets", []))
+        kimg = f"{t['kimg']:.1f}" if isinstance(t.get("kimg"), (int, float)) else "?"
         print(f"{name:<22} {d.get('arch', '?')} {d.get('config', {}).get('size', '?')}px  nets={nets}  "
-              f"kimg={t.get('kimg', '?')}  {os.path.getsize(path) / 1e6:.1f} MB")
+              f"kimg={kimg}  {os.path.getsize(path) / 1e6:.1f} MB{'  (default)' if name == DEFAULT else ''}")
 
 
 def _add_convert(sub):

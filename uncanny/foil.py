@@ -1,16 +1,19 @@
 """Foil: fine-tune a pretrained generator against its frozen discriminator, objective inverted
 ("Amplifying the Uncanny", Broad, Leymarie & Grierson 2020).
 
-    uncanny foil --model faces64 --out runs/foil1                  # the paper's schedule, 2000 its
-    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.002 --loss hinge
+    uncanny foil --out runs/foil1                                  # default model, the paper's 2000 its
+    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.00013   # ~0.065 / iters
+    uncanny foil --model faces64 --out runs/f3 --iters 300 --lr 0.0005 --lr-schedule constant
     uncanny foil --out runs/foil1 --resume                         # after an interruption
 
     from uncanny.foil import FoilConfig, foil
     result = foil(FoilConfig(model="faces64", out="runs/foil1"))
 
-The usual GAN generator minimises softplus(-D(G(z))) ("make D say real"). Foil minimises
-softplus(D(G(z))) ("make D say fake") with D frozen, and records what happens: divergence
-from realism, convergence on what D calls fake, collapse into one posterised image.
+The usual GAN generator minimises softplus(-D(G(z))) ("make D say real"). Foil minimises D's
+logit (or softplus(D(G(z))), or log D) with D frozen ("make D say fake"), at a learning rate that
+ramps up over the run, and records what happens: divergence from realism, convergence on what D
+calls fake, collapse into one posterised image. The defaults were chosen by a measured sweep on
+the default model (docs/FOIL_SWEEP.md).
 
 Outputs in --out (see README "Foil outputs"): snapshots/iter-NNNNNN.safetensors, grids/,
 timeline.png, population-iter-NNNNNN.png, foil.mp4, foil.gif, metrics.csv, curves.png,
@@ -65,11 +68,16 @@ class FoilConfig:
                                "(default: the default model)")
     out: str = option("runs/foil", "run folder")
     iters: int = option(2000, "iterations", check=positive)
-    lr: float = option(0.002, "Adam learning rate", check=positive)
+    lr: float = option(3.2e-5, "Adam learning rate (with --lr-schedule ramp: its mean over the run); on the "
+                       "default model about 0.065 / iters shows the whole arc", check=positive)
+    lr_schedule: str = option("ramp", "constant, or ramp: the learning rate rises linearly from near 0 to "
+                              "2 x --lr at the last iteration, so the run lingers while faces are lifelike and "
+                              "speeds up towards collapse", choices=("constant", "ramp"))
     batch: int = option(8, "latents per step", check=lambda v: None if isinstance(v, int) and 0 < v <= 1024
                         else "must be 1 to 1024 (a larger batch does not fit in memory on a CPU)")
     generator: str = option("g_ema", "generator to start from", choices=("g_ema", "g"))
-    loss: str = option("softplus", "softplus: minimise softplus(D(G(z))); logd: minimise log D; hinge: minimise D",
+    loss: str = option("hinge", "hinge: minimise D (never saturates); softplus: minimise softplus(D(G(z))) "
+                       "(stalls once D is sure); logd: minimise log D",
                        choices=tuple(LOSSES))
     d_model: str | None = option(None, "freeze the discriminator of this checkpoint instead of the model's own")
     stage: int | None = option(None, "resolution of a progressive StyleGAN 1 checkpoint (8 ... 1024)",
@@ -98,6 +106,7 @@ class FoilConfig:
     overwrite: bool = option(False, "replace an existing foil run")
 
     PER_CALL = ("out", "device", "resume", "overwrite")   # what a resumed run may change
+    BEFORE_OPTION = {"lr_schedule": "constant"}            # what runs recorded before an option existed used
 
     def validate(self):
         validate(self)
@@ -108,13 +117,20 @@ class FoilConfig:
     def resumed(cls, recorded: dict, call: "FoilConfig") -> "FoilConfig":
         """The config of a resumed run: what it recorded, with this call's out and device."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items()
+        kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in {**cls.BEFORE_OPTION, **recorded}.items()
                 if k in names and k not in cls.PER_CALL}
         return cls(**kept, out=call.out, device=call.device or recorded.get("device"), resume=True)
 
     def schedule(self) -> list[int]:
         """Snapshot iterations: the requested ones up to `iters`, always 0 and `iters`."""
         return sorted({0, self.iters, *(s for s in self.snapshots if 0 <= s <= self.iters)})
+
+    def lr_at(self, it: int) -> float:
+        """The learning rate of the update made at iteration `it` (0 ... iters - 1): a pure
+        function of the config, so a resumed run replays it exactly."""
+        if self.lr_schedule == "ramp":
+            return 2 * self.lr * (it + 1) / self.iters
+        return self.lr
 
 
 @dataclass
@@ -133,11 +149,14 @@ STAGE_RULES = """\
 Each snapshot is labelled from the metrics of the fixed-seed samples:
   collapse     diversity has fallen to 25% of its starting value or less (one image remains)
   convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
-               its total fall over the run (G is settling on what D calls fake), or the gradient
-               norm has grown past 10x its starting value (the explosion the paper describes)
+               its fall before collapse (G is settling on what D calls fake), or the gradient
+               norm has grown past 10x its starting value (the explosion the paper describes),
+               or dlib finds faces in under 10% of the seeds it found them in at the start (what
+               is left is what D calls fake); the fall is measured up to the first collapsed row,
+               because a collapsing generator's logits explode by orders of magnitude
   divergence   otherwise: G is moving away from realism, D has not yet dropped half way
 Peak uncanny: the snapshot that maximises fakeness x survival, where fakeness is the fraction
-of D's total fall already covered and survival is the face-detection rate relative to the start
+of D's fall before collapse already covered and survival is the face-detection rate relative to the start
 (or, where faces were not measured, diversity relative to the start), both clipped to [0, 1].
 """
 
@@ -163,7 +182,13 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     first = by_iter[usable[0]]
     d0, div0 = val(first, "d_fixed"), val(first, "diversity")
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
-    dmin = nan_stat(np.nanmin, [val(r, "d_fixed") for r in rows])
+    def collapsed(r):
+        div = val(r, "diversity")
+        return not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
+
+    ordered = [by_iter[i] for i in sorted(by_iter)]
+    before = next((k for k, r in enumerate(ordered) if collapsed(r)), len(ordered))
+    dmin = nan_stat(np.nanmin, [val(r, "d_fixed") for r in (ordered[:before] or ordered)])
     fall = d0 - dmin if math.isfinite(d0 - dmin) and d0 - dmin > 1e-9 else float("nan")
     faces0 = val(first, "face_rate")
     last_face = faces0
@@ -179,9 +204,10 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
             survival = last_face / faces0
         else:
             survival = div / div0 if div0 > 0 else 0.0
-        if not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0):
+        if collapsed(r):
             stage = "collapse"
-        elif fakeness >= 0.5 or (math.isfinite(g) and math.isfinite(g0) and g0 > 0 and g > 10 * g0):
+        elif (fakeness >= 0.5 or (math.isfinite(g) and math.isfinite(g0) and g0 > 0 and g > 10 * g0)
+              or (math.isfinite(faces0) and faces0 > 0 and last_face < 0.1 * faces0)):
             stage = "convergence"
         else:
             stage = "divergence"
@@ -286,7 +312,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     def save_snapshot(it, samples):
         path = run.snapshot_path("iter", it)
         meta = {"provenance": {"foiled_from": gan.path, "generator": gan.which, **gan.header.get("provenance", {})},
-                "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "batch": cfg.batch}}
+                "foil": {"iter": it, "loss": cfg.loss, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule, "batch": cfg.batch}}
         save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)  # config holds the stage
         imgs = to_uint8(samples)
         save_png(run.file("grids", snapshot_name("iter", it, "png")), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
@@ -340,6 +366,8 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         if finite:
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.max_grad_norm)
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(it)
             opt.step()
             last_finite_it = it
         else:

@@ -72,7 +72,8 @@ def memorisation(sample_desc: np.ndarray, real_desc: np.ndarray, percentile: flo
 def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, device: str | None = None,
             show_progress: bool = True) -> dict:
     """The model card's measurements (see the module docstring). Returns numbers plus, under
-    "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance)."""
+    "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance), and
+    under "beside", (the first 64 samples, 64 training photos drawn at random, a caption)."""
     from .util import progress
     real_imgs = load_dataset(real)
     bar = progress(total=3, desc="quality", disable=not show_progress)   # the floor, the samples, zeroed
@@ -100,6 +101,9 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     pairs = [(imgs[keep[i]], real_imgs[real_keep[mem["nearest_real"][i]]], float(mem["distances"][i])) for i in order]
     bar.close()
     out["pairs"] = pairs
+    # the first 64 samples beside 64 training photos drawn at random (fixed draw): the README's figure
+    show = np.sort(np.random.RandomState(1).choice(len(real_imgs), min(64, len(real_imgs)), replace=False))
+    out["beside"] = (imgs[:64], real_imgs[show], f"samples, seeds {seed}-{seed + min(n, 64) - 1}")
     return out
 
 
@@ -141,8 +145,9 @@ class MeasureConfig:
     quality: bool = option(False, "the model card's check (needs --real): Frechet distance as a multiple of the "
                                   "real-vs-real floor, the same with every noise input zeroed, memorisation "
                                   "(use --n 1000 --seed 7000 for the card's protocol)")
-    out: str | None = option(None, "with --quality: write OUT.json and OUT-pairs.png (the 8 samples closest to a "
-                                   "training photo, each above it)")
+    out: str | None = option(None, "with --quality: write OUT.json, OUT-pairs.png (the 8 samples closest to a "
+                                   "training photo, each above it) and OUT-beside.png (64 samples beside 64 "
+                                   "training photos)")
     json: bool = option(False, "print JSON")
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
 
@@ -155,15 +160,28 @@ def pairs_image(pairs) -> np.ndarray:
     return grid(np.stack(cols), ncol=len(cols))
 
 
+def beside_image(samples: np.ndarray, reals: np.ndarray, caption: str = "samples") -> np.ndarray:
+    """Two 8-column grids side by side, each under its caption: samples left, real photos right."""
+    from .media import grid, label
+    left, right = grid(samples, ncol=8), grid(reals, ncol=8)
+    h = max(left.shape[0], right.shape[0])
+    left, right = (np.pad(x, ((0, h - x.shape[0]), (0, 0), (0, 0)), constant_values=255) for x in (left, right))
+    gap = np.full((h, 16, 3), 255, np.uint8)
+    return np.concatenate([label(left, caption), label(gap, ""), label(right, "real training photos")], 1)
+
+
+PICTURES = ("pairs", "beside")    # quality()'s entries that are pictures, not numbers
+
+
 def write_quality(q: dict, prefix: str, model: str | None = None) -> dict:
-    """Write quality()'s numbers to PREFIX.json and its pairs to PREFIX-pairs.png (atomically);
-    returns the numbers without the pairs."""
+    """Write quality()'s numbers to PREFIX.json, its closest pairs to PREFIX-pairs.png and 64
+    samples beside 64 real photos to PREFIX-beside.png (atomically); returns the numbers."""
     import json
     import os
 
     from .media import save_png
     from .util import atomic_write_text
-    numbers = {k: v for k, v in q.items() if k != "pairs"}
+    numbers = {k: v for k, v in q.items() if k not in PICTURES}
     numbers["model"] = model
     folder = os.path.dirname(os.path.abspath(prefix))
     try:
@@ -173,6 +191,7 @@ def write_quality(q: dict, prefix: str, model: str | None = None) -> dict:
     atomic_write_text(prefix + ".json", json.dumps(numbers, indent=1))
     if q["pairs"]:
         save_png(prefix + "-pairs.png", pairs_image(q["pairs"]))
+    save_png(prefix + "-beside.png", beside_image(*q["beside"]))
     return numbers
 
 
@@ -190,7 +209,7 @@ def measure(cfg: MeasureConfig) -> dict:
         q = quality(cfg.model, cfg.real, cfg.n, cfg.seed, cfg.device, show_progress=not cfg.json)
         if cfg.out:
             return write_quality(q, cfg.out, cfg.model)
-        return {k: v for k, v in q.items() if k != "pairs"}
+        return {k: v for k, v in q.items() if k not in PICTURES}
     if cfg.floor:
         if not cfg.folder:
             raise UncannyError("--floor needs --folder (a prepared dataset to split in two)")

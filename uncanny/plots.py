@@ -68,6 +68,12 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
             bad = ~np.isfinite(y) & np.isfinite(_col(rows, "loss")) | (_col(rows, "skipped") > 0)
             for x in it[bad]:
                 ax.axvline(x, color="red", lw=0.5, alpha=0.5)
+        if name.startswith(("inverted loss", "D logit")):   # an explosion would flatten the rest of the run
+            ys = np.concatenate([_col(rows, k) for k, _, _ in series])
+            ys = ys[np.isfinite(ys)]
+            if len(ys) and np.abs(ys).max() > 1e3:
+                ax.set_yscale("symlog", linthresh=10)
+                name += " (symlog)"
         ax.axvline(peak, color="purple", ls="--", lw=1.2)
         ax.set_title(name, fontsize=10)
         if ax.get_legend_handles_labels()[0]:

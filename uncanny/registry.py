@@ -29,7 +29,7 @@ def describe(name: str) -> dict:
     return json.load(open(side)) if os.path.isfile(side) else {}
 
 
-DEFAULT = "faces64"
+DEFAULT = "faces64v2"   # the model every verb uses when none is given (docs/MODEL_CARD.md)
 
 
 def resolve(name_or_path: str | None) -> str:

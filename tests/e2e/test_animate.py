@@ -101,8 +101,8 @@ def test_latent_method_through_a_foil_run(tiny_ckpt, tmp_path, jaw_clip, monkeyp
     """The tiny random model makes no face dlib can find; the real default does, so the latent
     path runs on faces64 and a 2-iteration foil run of it."""
     run = str(tmp_path / "foil")
-    assert main(["foil", "--out", run, "--iters", "2", "--snapshots", "0,1,2", "--faces-every", "0", "--seeds", "0-1",
-                 "--batch", "2"]) == 0
+    assert main(["foil", "--model", "faces64", "--out", run, "--iters", "2", "--snapshots", "0,1,2", "--faces-every",
+                 "0", "--seeds", "0-1", "--batch", "2"]) == 0
     out = str(tmp_path / "lat")
     assert main(["animate", "faces64", jaw_clip, "--seed", "1", "--method", "latent", "--steps", "3",
                  "--max-frames", "4", "--run", run, "--out", out]) == 0
@@ -112,7 +112,7 @@ def test_latent_method_through_a_foil_run(tiny_ckpt, tmp_path, jaw_clip, monkeyp
     assert Image.open(os.path.join(out, "arc.png")).size[0] > 3 * 64   # the frame through the 3 snapshots
     # restricted to the span of SeFa directions: the run still goes, and moves less than unrestricted
     dirs = str(tmp_path / "dirs")
-    assert main(["edit", "find", "--method", "sefa", "--n-directions", "3", "--out", dirs]) == 0
+    assert main(["edit", "find", "--model", "faces64", "--method", "sefa", "--n-directions", "3", "--out", dirs]) == 0
     out2 = str(tmp_path / "lat-dirs")
     assert main(["animate", "faces64", jaw_clip, "--seed", "1", "--method", "latent", "--steps", "3",
                  "--max-frames", "4", "--directions", dirs, "--out", out2]) == 0

@@ -1,4 +1,5 @@
-"""The embedded default model faces64: it loads with its discriminator, foils, projects real photos."""
+"""The embedded models and the default (faces64v2): they load with their discriminators, the
+default foils and projects real photos."""
 
 import csv
 import json
@@ -10,17 +11,17 @@ from PIL import Image
 
 from uncanny.adapters import load_gan
 from uncanny.cli import main
-from uncanny.registry import embedded
+from uncanny.registry import DEFAULT, embedded
 
 HOPPER = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
 
 
 def test_embedded_models_are_listed_with_discriminators(capsys):
     models = embedded()
-    assert "faces64" in models and len(models) >= 3           # final + early/middle snapshots
-    assert sum(os.path.getsize(p) for p in models.values()) <= 60e6
+    assert {DEFAULT, "faces64", "faces64-kimg009", "faces64-kimg024"} <= set(models)   # older models stay
+    assert sum(os.path.getsize(p) for p in models.values()) <= 70e6
     assert main(["models"]) == 0
-    assert "faces64" in capsys.readouterr().out
+    assert DEFAULT in capsys.readouterr().out
     for name in models:
         gan = load_gan(name, need_d=True)
         assert gan.config["size"] == 64 and gan.D is not None

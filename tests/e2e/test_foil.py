@@ -27,7 +27,7 @@ def _rows(run):
 @pytest.fixture(scope="module")
 def short_run(tiny_ckpt, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("foil") / "run")
-    r = foil(FoilConfig(model=tiny_ckpt, out=out, iters=30, snapshots=(0, 10, 20, 30), frame_every=5,
+    r = foil(FoilConfig(model=tiny_ckpt, out=out, iters=30, lr=0.002, snapshots=(0, 10, 20, 30), frame_every=5,
                         faces_every=10, population=(10,), population_size=16), show_progress=False)
     return out, r
 
@@ -80,7 +80,7 @@ def _cli(args, **kw):
 
 def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, tmp_path):
     args = ["foil", "--model", tiny_ckpt, "--iters", "40", "--snapshots", "0,10,20,40", "--faces-every", "0",
-            "--frame-every", "5"]
+            "--frame-every", "5", "--lr-schedule", "ramp"]             # the ramp replays from the iteration
     full = _cli([*args, "--out", str(tmp_path / "full")])
     assert full.wait(timeout=300) == 0, full.stderr.read()
 
@@ -173,9 +173,23 @@ def test_stage_labels_follow_the_metrics():
         rows.append({"iter": i, "d_fixed": 2 - 0.1 * i, "diversity": 0.4 if i < 80 else 0.05,
                      "grad_norm": 1.0, "face_rate": 0.9 if i <= 40 else 0.1})
     stages, peak = label_stages(rows, [0, 20, 40, 60, 100])
-    # D covers 40% of its total fall by 40 and 60% by 60; diversity ends at 1/8 of its start
-    assert stages == {0: "divergence", 20: "divergence", 40: "divergence", 60: "convergence", 100: "collapse"}
-    assert peak == 40   # fakeness 0.4 x faces 1.0 beats 0.6 x 0.11
+    # D's fall before collapse (from 2 to -5 at 70): 2/7 covered by 20, 4/7 by 40; diversity ends at 1/8
+    assert stages == {0: "divergence", 20: "divergence", 40: "convergence", 60: "convergence", 100: "collapse"}
+    assert peak == 40   # fakeness 0.57 x faces 1.0 beats 0.86 x 0.11
+
+
+def test_exploding_logits_of_a_collapse_do_not_hide_convergence():
+    """Snapshot rows of a real run (faces64v2, hinge, ramp 3.5e-4, 200 iterations): after collapse
+    D's logit runs to -3.5e7, which would make -51 at iteration 150 look like no fall at all."""
+    table = [(0, 1.0, -1.4386, 0.36792, 17.717), (25, 1.0, -1.6654, 0.37384, 17.818), (50, 1.0, -2.7846, 0.3971, 11.243),
+             (75, 1.0, -4.2272, 0.42007, 14.87), (100, 0.9375, -6.5968, 0.44595, 14.148),
+             (125, 0.1875, -11.731, 0.44882, 28.472), (150, 0.0, -51.46, 0.4459, 65.853),
+             (175, 0.0, -85921, 0.061998, 33080), (200, 0.0, -3.5384e7, 0.0, float("nan"))]
+    rows = [{"iter": i, "face_rate": f, "d_fixed": d, "diversity": v, "grad_norm": g} for i, f, d, v, g in table]
+    stages, peak = label_stages(rows, [t[0] for t in table])
+    assert [stages[i] for i in (100, 125, 150, 175, 200)] == ["divergence", "divergence", "convergence", "collapse",
+                                                              "collapse"]
+    assert peak == 100  # 5.2/50 of the fall x 0.94 of the faces
 
 
 def test_foil_runs_on_the_gan_face_generate_dcgan(tmp_path):
@@ -227,3 +241,23 @@ def test_arc_criteria_on_rows():
     assert not late_peak["arc"] and not late_peak["peak_in_middle_third"]
     no_collapse = arc_criteria(rows(good_rates), {k: v.replace("collapse", "convergence") for k, v in stages.items()}, 150, 300)
     assert not no_collapse["arc"] and not no_collapse["all_three_stages"]
+
+
+def test_ramp_schedule_rises_linearly_to_twice_the_mean():
+    """--lr-schedule ramp: the update of iteration i uses 2 lr (i + 1) / iters, rising to 2 lr at the
+    last update, with mean lr over the run; constant keeps lr."""
+    ramp = FoilConfig(out="x", iters=200, lr=1e-3, lr_schedule="ramp")
+    lrs = [ramp.lr_at(i) for i in range(200)]
+    assert all(b > a for a, b in zip(lrs, lrs[1:])) and lrs[-1] == pytest.approx(2e-3)
+    assert sum(lrs) / 200 == pytest.approx(1e-3, rel=0.01)
+    assert {FoilConfig(out="x", iters=200, lr=1e-3, lr_schedule="constant").lr_at(i) for i in (0, 100, 199)} == {1e-3}
+
+
+def test_a_run_recorded_before_the_lr_schedule_option_resumes_with_a_constant_rate():
+    """The default schedule is now ramp; a run whose run.json predates the option was trained with a
+    constant rate and must resume with one."""
+    from dataclasses import asdict
+    old = asdict(FoilConfig(out="x", lr_schedule="constant"))
+    del old["lr_schedule"]
+    assert FoilConfig.resumed(old, FoilConfig(out="y")).lr_schedule == "constant"
+    assert FoilConfig.resumed(asdict(FoilConfig(out="x")), FoilConfig(out="y")).lr_schedule == "ramp"

@@ -129,6 +129,10 @@ def test_the_model_cards_quality_check_sees_a_copied_training_set(tmp_path, caps
     pairs = np.asarray(Image.open(tmp_path / "q" / "copied-pairs.png").convert("RGB"))
     first = pairs[2 + 14:2 + 14 + 256, 2:2 + 128]    # the first pair, under its 14 px label: a sample (2x) above
     assert np.array_equal(first[:128], first[128:])   # its nearest training photo, here its copy
+    beside = np.asarray(Image.open(tmp_path / "q" / "copied-beside.png").convert("RGB"))
+    w = 8 * (64 + 2) + 2                                # 24 samples beside the 24 photos of the set (all of
+    assert beside.shape == (14 + 3 * 66 + 2, 2 * w + 16, 3)   # them, drawn in order): the same two grids
+    assert np.array_equal(beside[14:, :w], beside[14:, w + 16:]) and beside[14:, :w].std() > 10
 
     assert main(["measure", "--model", "faces64", "--real", train_set, "--quality", "--n", "24", "--seed", "500",
                  "--json"]) == 0

@@ -11,7 +11,9 @@ from urllib.parse import quote
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 
+from ..demo import DEMO
 from ..errors import UncannyError
+from ..foil import LOSSES
 from ..runs import SAMPLES_DIR, SNAPSHOT_DIR, list_snapshots, recorded_verb
 
 COOKIE = "uncanny_studio"
@@ -210,9 +212,9 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 
 LAUNCH = """<h2>launch</h2>
 <form id="foil"><b>foil</b> name <input name="name" value="foil-studio" required>
- model <input name="model" value="faces64"> iterations <input name="iters" type="number" value="300">
- loss <select name="loss"><option>hinge</option><option>softplus</option><option>logd</option></select>
- lr <input name="lr" value="0.0005" size="7"> <button>start</button></form>
+ model <input name="model" value="@MODEL@"> iterations <input name="iters" type="number" value="@ITERS@">
+ loss <select name="loss">@LOSSES@</select>
+ lr <input name="lr" value="@LR@" size="7"> <button>start</button></form>
 <form id="project" enctype="multipart/form-data"><b>project a photo</b> name <input name="name" value="me" required>
  photo <input name="photo" type="file" accept="image/*" required> steps <input name="steps" type="number" value="300">
  <button>start</button></form>
@@ -247,6 +249,13 @@ document.getElementById('project').onsubmit = async (e) => { e.preventDefault();
   launched(await fetch('/api/jobs/project', {method: 'POST', body: new FormData(e.target)})); };
 fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
 </script>"""
+
+
+def _launch_form() -> str:
+    """The launch forms, the foil form filled in with the demo's settings (one place for them)."""
+    losses = "".join(f"<option{' selected' if x == DEMO['loss'] else ''}>{x}</option>" for x in LOSSES)
+    return (LAUNCH.replace("@MODEL@", html.escape(DEMO["model"])).replace("@ITERS@", str(DEMO["iters"]))
+            .replace("@LOSSES@", losses).replace("@LR@", f"{DEMO['lr']:g}"))
 
 
 def _foil_page(info: dict) -> str:
@@ -398,7 +407,7 @@ def create_app(runs_dir: str, token: str | None = None):
         items = "".join(f"<li><a href='/runs/{quote(r['name'], safe='')}'>{html.escape(r['name'])}</a> "
                         f"({html.escape(r['verb'])})</li>" for r in _runs(root))
         return PAGE.format(title="uncanny studio", body=f"<p><a href='/study'>the uncanny-valley study</a></p>"
-                           f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>" + LAUNCH)
+                           f"<h1>runs in {html.escape(root)}</h1><ul id='runs'>{items}</ul>" + _launch_form())
 
     @app.get("/runs/{name}", response_class=HTMLResponse)
     def run_page(name: str):
