@@ -394,6 +394,19 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
 
 # ----------------------------------------------------------------------------- outputs
 
+def timeline_strip(gans: dict, stages: dict[int, str], z: torch.Tensor, truncation: float = 1.0) -> np.ndarray:
+    """The paper's Fig. 2: one column per snapshot (iteration -> loaded GAN), one row per latent,
+    each column headed by its iteration and stage. Grey gutters, so that a collapsed white image
+    still shows as a tile."""
+    cols = []
+    for it in sorted(gans):
+        with torch.no_grad():
+            imgs = to_uint8(gans[it].generate(z, truncation))
+        col = upscale(grid(imgs, ncol=1, pad=2, bg=160), max(2, math.ceil(96 / imgs.shape[2])))
+        cols.append(label(col, f"{it}: {stages.get(it, '')}"))
+    return np.concatenate(cols, axis=1)
+
+
 def _finish(run: RunFolder, cfg: FoilConfig, gan, rows, stopped, seconds) -> FoilResult:
     from .plots import plot_foil_curves
 
@@ -407,16 +420,8 @@ def _finish(run: RunFolder, cfg: FoilConfig, gan, rows, stopped, seconds) -> Foi
     loaded = {it: load_gan(snaps[it], which="g", device=device) for it in order}  # each snapshot read once
     n_rows = min(cfg.timeline_seeds, len(cfg.sample_seeds))
     z = seed_z(cfg.sample_seeds[:n_rows], gan.z_dim, device)
-    cols = []
-    for it in order:
-        g = loaded[it]
-        with torch.no_grad():
-            imgs = to_uint8(g.generate(z, cfg.truncation))
-        col = upscale(grid(imgs, ncol=1, pad=2), max(2, math.ceil(96 / imgs.shape[2])))
-        cols.append(label(col, f"{it}: {stages.get(it, '')}"))
-    strip = np.concatenate(cols, axis=1)
     files["timeline"] = os.path.join(cfg.out, "timeline.png")
-    save_png(files["timeline"], strip)
+    save_png(files["timeline"], timeline_strip(loaded, stages, z, cfg.truncation))
 
     # Population grids (Fig. 5): many seeds from the final snapshot, the peak and any chosen ones.
     pop_seeds = range(10_000, 10_000 + cfg.population_size)
