@@ -214,7 +214,8 @@ LAUNCH = """<h2>launch</h2>
 <form id="foil"><b>foil</b> name <input name="name" value="foil-studio" required>
  model <input name="model" value="@MODEL@"> iterations <input name="iters" type="number" value="@ITERS@">
  loss <select name="loss">@LOSSES@</select>
- lr <input name="lr" value="@LR@" size="7"> <button>start</button></form>
+ lr <input name="lr" value="@LR@" size="7"> schedule <select name="lr_schedule">@SCHEDULES@</select>
+ <button>start</button></form>
 <form id="project" enctype="multipart/form-data"><b>project a photo</b> name <input name="name" value="me" required>
  photo <input name="photo" type="file" accept="image/*" required> steps <input name="steps" type="number" value="300">
  <button>start</button></form>
@@ -242,7 +243,8 @@ async function launched(r) { const j = await r.json();
   if (!r.ok) { document.getElementById('error').textContent = j.detail; return; }
   document.getElementById('error').textContent = ''; watch(j); }
 document.getElementById('foil').onsubmit = async (e) => { e.preventDefault(); const f = new FormData(e.target);
-  const options = {model: f.get('model'), iters: parseInt(f.get('iters')), loss: f.get('loss'), lr: parseFloat(f.get('lr'))};
+  const options = {model: f.get('model'), iters: parseInt(f.get('iters')), loss: f.get('loss'), lr: parseFloat(f.get('lr')),
+                   lr_schedule: f.get('lr_schedule')};
   launched(await fetch('/api/jobs/foil', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                            body: JSON.stringify({name: f.get('name'), options})})); };
 document.getElementById('project').onsubmit = async (e) => { e.preventDefault();
@@ -253,9 +255,11 @@ fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
 
 def _launch_form() -> str:
     """The launch forms, the foil form filled in with the demo's settings (one place for them)."""
-    losses = "".join(f"<option{' selected' if x == DEMO['loss'] else ''}>{x}</option>" for x in LOSSES)
+    def options(values, chosen):
+        return "".join(f"<option{' selected' if x == chosen else ''}>{x}</option>" for x in values)
     return (LAUNCH.replace("@MODEL@", html.escape(DEMO["model"])).replace("@ITERS@", str(DEMO["iters"]))
-            .replace("@LOSSES@", losses).replace("@LR@", f"{DEMO['lr']:g}"))
+            .replace("@LOSSES@", options(LOSSES, DEMO["loss"])).replace("@LR@", f"{DEMO['lr']:g}")
+            .replace("@SCHEDULES@", options(("ramp", "constant"), DEMO["lr_schedule"])))
 
 
 def _foil_page(info: dict) -> str:
