@@ -182,6 +182,7 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     first = by_iter[usable[0]]
     d0, div0 = val(first, "d_fixed"), val(first, "diversity")
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
+
     def collapsed(r):
         div = val(r, "diversity")
         return not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)

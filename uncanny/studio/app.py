@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -13,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from ..demo import DEMO
 from ..errors import UncannyError
-from ..foil import LOSSES
+from ..foil import FoilConfig
 from ..runs import SAMPLES_DIR, SNAPSHOT_DIR, list_snapshots, recorded_verb
 
 COOKIE = "uncanny_studio"
@@ -255,11 +256,13 @@ fetch('/api/jobs').then(r => r.json()).then(js => js.forEach(watch));
 
 def _launch_form() -> str:
     """The launch forms, the foil form filled in with the demo's settings (one place for them)."""
-    def options(values, chosen):
-        return "".join(f"<option{' selected' if x == chosen else ''}>{x}</option>" for x in values)
+    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(FoilConfig)}   # foil's own options
+
+    def options(name):
+        return "".join(f"<option{' selected' if x == DEMO[name] else ''}>{x}</option>" for x in choices[name])
     return (LAUNCH.replace("@MODEL@", html.escape(DEMO["model"])).replace("@ITERS@", str(DEMO["iters"]))
-            .replace("@LOSSES@", options(LOSSES, DEMO["loss"])).replace("@LR@", f"{DEMO['lr']:g}")
-            .replace("@SCHEDULES@", options(("ramp", "constant"), DEMO["lr_schedule"])))
+            .replace("@LOSSES@", options("loss")).replace("@LR@", f"{DEMO['lr']:g}")
+            .replace("@SCHEDULES@", options("lr_schedule")))
 
 
 def _foil_page(info: dict) -> str:
