@@ -27,6 +27,8 @@ class _Parser(argparse.ArgumentParser):
 def _report_foil(r):
     if r.stopped_early:
         print(f"stopped early: {r.stopped_early}")
+    if r.peak is None:   # interrupted: its outputs come when --resume finishes the run
+        return
     print("stages: " + ", ".join(f"{k}: {v}" for k, v in sorted(r.stages.items())))
     print(f"peak uncanny: snapshot {r.peak}")
     for k in ("timeline", "curves", "mp4", "gif", "metrics"):

@@ -43,7 +43,7 @@ from .metrics import diversity, face_rate, mean_colour, param_distance
 from .options import (in_unit_interval, int_list, non_negative, option, positive, positive_or_none, seed_text,
                       seeds, validate)
 from .runs import RunFolder, snapshot_name
-from .util import progress, resolve_device, seed_z
+from .util import StopRequest, progress, resolve_device, seed_z
 
 PAPER_SCHEDULE = (0, 250, 500, 750, 1000, 1500, 2000)
 
@@ -137,8 +137,8 @@ class FoilConfig:
 class FoilResult:
     out: str
     snapshots: dict[int, str]
-    stages: dict[int, str]
-    peak: int
+    stages: dict[int, str]        # empty, and peak None, for an interrupted run
+    peak: int | None
     stopped_early: str | None
     files: dict[str, str]
 
@@ -322,8 +322,9 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         run.write_csv("metrics.csv", METRIC_COLUMNS, [r for r in rows if int(r["iter"]) < it])
         save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
 
-    stopped = None
+    stopped, interrupted = None, False
     last_finite_it = start_it - 1
+    stop = StopRequest()  # Ctrl-C or SIGTERM: finish the iteration, write the resume state, stop
     bar = progress(range(start_it, cfg.iters + 1), initial=start_it, total=cfg.iters + 1, desc="foil",
                    disable=not show_progress)
     t_last = time.time()
@@ -386,7 +387,17 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             save_snapshot(it, samples)  # G as it stands: the bad step was not applied
             schedule = [s for s in schedule if s <= it]
             break
+        if stop.requested:  # G is now as iteration it + 1 starts: resume there, no snapshot
+            run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
+            save_state(state_path, {"g": G}, {"g": opt}, {"iter": it + 1, "seconds": seconds})
+            interrupted = True
+            break
+    stop.restore()
     bar.close()
+    if interrupted:  # no timeline or videos of a run half done; --resume finishes it
+        run.release()
+        return FoilResult(cfg.out, run.snapshots("iter"), {}, None,
+                          f"interrupted after iteration {it}; continue with: uncanny foil --out {cfg.out} --resume", {})
     run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
     result = _finish(run, cfg, gan, rows, stopped, seconds)
     run.release()

@@ -25,9 +25,7 @@ import math
 import os
 import platform
 import random
-import signal
 import sys
-import threading
 import time
 import dataclasses
 from dataclasses import asdict, dataclass
@@ -46,7 +44,7 @@ from .nets.stylegan2 import NoiseInjection
 from .options import non_negative, on_off, option, positive, positive_or_none, validate
 from .plots import plot_train_log
 from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name
-from .util import autocast_for, progress, resolve_device, seed_z
+from .util import StopRequest, autocast_for, progress, resolve_device, seed_z
 
 
 def _batch_check(v) -> str | None:
@@ -277,29 +275,6 @@ def _recipe_changes(run: RunFolder, cfg: TrainConfig, step: int) -> list[dict]:
     return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
 
 
-class _StopRequest:
-    """The first SIGINT/SIGTERM sets `requested` (the loop then stops cleanly after its step);
-    a second one interrupts at once, as usual."""
-
-    def __init__(self):
-        self.requested = False
-        self.old = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.old[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, sig, frame):
-        if self.requested:
-            self.restore()
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self):
-        for sig, handler in self.old.items():
-            signal.signal(sig, handler)
-        self.old = {}
-
-
 def _log_upto(run: RunFolder, step: int) -> list[dict]:
     """log.csv's rows up to `step` (rows written after the state being resumed from would repeat),
     as LOG_COLUMNS (a log written with other columns gets empty values for the new ones)."""
@@ -413,7 +388,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                    disable=rank != 0 or not show_progress)
     t_last = time.time()
     t_start = time.time()
-    stop = _StopRequest()  # Ctrl-C or SIGTERM: finish the step, write a snapshot and the resume state
+    stop = StopRequest()  # Ctrl-C or SIGTERM: finish the step, write a snapshot and the resume state
     for step in bar:
         _seed_step(cfg.seed, step, rank)  # the step's randomness is a pure function of (seed, step, rank)
         stats = trainer.step(step, real_batch)

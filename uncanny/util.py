@@ -5,8 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import signal
 import sys
 import tempfile
+import threading
 
 import numpy as np
 import torch
@@ -119,3 +121,27 @@ def retain_freed_memory() -> bool:
     m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4      # <malloc.h>
     return bool(libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 2 ** 31 - 1)
                 and libc.mallopt(m_top_pad, 64 << 20))
+
+
+class StopRequest:
+    """The first SIGINT/SIGTERM sets `requested` (a training loop then stops cleanly after its
+    step and writes its resume state); a second one interrupts at once, as usual. Call `restore`
+    when the loop ends."""
+
+    def __init__(self):
+        self.requested = False
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, sig, frame):
+        if self.requested:
+            self.restore()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        self.old = {}

@@ -78,11 +78,32 @@ def _cli(args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, tmp_path):
-    args = ["foil", "--model", tiny_ckpt, "--iters", "40", "--snapshots", "0,10,20,40", "--faces-every", "0",
+def _args40(tiny_ckpt):
+    return ["foil", "--model", tiny_ckpt, "--iters", "40", "--snapshots", "0,10,20,40", "--faces-every", "0",
             "--frame-every", "5", "--lr-schedule", "ramp"]             # the ramp replays from the iteration
-    full = _cli([*args, "--out", str(tmp_path / "full")])
+
+
+@pytest.fixture(scope="module")
+def full_run40(tiny_ckpt, tmp_path_factory):
+    """The uninterrupted 40-iteration run that interrupted-and-resumed runs must reproduce."""
+    out = str(tmp_path_factory.mktemp("foil40") / "full")
+    full = _cli([*_args40(tiny_ckpt), "--out", out])
     assert full.wait(timeout=300) == 0, full.stderr.read()
+    return out
+
+
+def _same_as_full(full, run):
+    a = read_checkpoint(f"{full}/snapshots/iter-000040.safetensors").state["g"]
+    b = read_checkpoint(f"{run}/snapshots/iter-000040.safetensors").state["g"]
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    ra, rb = _rows(full), _rows(run)
+    assert [r["iter"] for r in ra] == [r["iter"] for r in rb]
+    assert [float(r["loss"] or "nan") for r in ra[:-1]] == pytest.approx([float(r["loss"]) for r in rb[:-1]], abs=1e-5)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, full_run40, tmp_path):
+    args = _args40(tiny_ckpt)
 
     run = str(tmp_path / "killed")
     p = _cli([*args, "--out", run])
@@ -98,14 +119,31 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, tmp_path):
     assert refused.wait(timeout=120) == 2 and "--resume" in refused.stderr.read()
     resumed = _cli(["foil", "--out", run, "--resume"])
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    _same_as_full(full_run40, run)
 
-    a = read_checkpoint(f"{tmp_path}/full/snapshots/iter-000040.safetensors").state["g"]
-    b = read_checkpoint(f"{run}/snapshots/iter-000040.safetensors").state["g"]
-    for k in a:
-        assert torch.allclose(a[k], b[k], atol=1e-6), k
-    ra, rb = _rows(f"{tmp_path}/full"), _rows(run)
-    assert [r["iter"] for r in ra] == [r["iter"] for r in rb]
-    assert [float(r["loss"] or "nan") for r in ra[:-1]] == pytest.approx([float(r["loss"]) for r in rb[:-1]], abs=1e-5)
+
+def test_ctrl_c_stops_after_the_iteration_and_resumes_where_it_stopped(tiny_ckpt, full_run40, tmp_path):
+    """SIGINT (Ctrl-C, or the studio's cancel): the iteration finishes, the resume state is written
+    at the next one (not at the last snapshot), the command exits 0 naming --resume."""
+    from safetensors import safe_open
+    run = str(tmp_path / "interrupted")
+    p = _cli([*_args40(tiny_ckpt), "--out", run])
+    deadline = time.time() + 300
+    while not os.path.exists(f"{run}/frames/000015.png"):   # past the snapshot at 10
+        assert p.poll() is None and time.time() < deadline, "run ended before it could be interrupted"
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err[-1000:]
+    assert f"uncanny foil --out {run} --resume" in out
+    with safe_open(f"{run}/state.safetensors", "pt") as f:
+        stopped_at = json.loads(f.metadata()["uncanny_state"])["info"]["iter"]
+    assert 15 < stopped_at < 40, stopped_at   # where it was stopped, not the last snapshot (10)
+    assert not os.path.exists(f"{run}/snapshots/iter-000040.safetensors") and not os.path.exists(f"{run}/timeline.png")
+    assert [int(r["iter"]) for r in _rows(run)] == list(range(stopped_at))   # rows up to the state, no gap
+    resumed = _cli(["foil", "--out", run, "--resume"])
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    _same_as_full(full_run40, run)
 
 
 def _nan_d_ckpt(tiny_ckpt, tmp_path):
