@@ -2,7 +2,7 @@
 photos scored fake), made on the user's own images at their own size.
 
     uncanny attack sample.png photo.jpg --target detector --eps 4/255 --out runs/attack
-    uncanny attack *.png --target d:faces64 --method fgsm --out runs/fool-d
+    uncanny attack *.png --target d:faces64 --method fgsm --out runs/fool-d   # scored also by detector64
     uncanny attack *.png --target detector --norm l2 --eps 1.0 --out runs/l2
 
 Images enter the attack in [0, 1] (the convention of torchattacks). The face is found on the
@@ -33,6 +33,7 @@ from .detectors import differentiable_view, load_detector, prepare, to_unit
 from .errors import UncannyError
 from .faces import load_image
 from .media import save_png
+from .registry import DEFAULT as DEFAULT_MODEL
 from .options import non_negative, option, positive, validate
 from .runs import RunFolder
 
@@ -62,7 +63,7 @@ class AttackConfig:
     steps: int = option(20, "PGD steps", check=positive)
     step_size: float | None = option(None, "PGD step (default 2.5 eps / steps)")
     transfer: str | None = option(None, "a second detector the results are also scored with (default: the other "
-                                  "kind, d:faces64 or detector)")
+                                  "kind: the default model's D, d:" + DEFAULT_MODEL + ", or detector)")
     seed: int = option(0, "seed of PGD's random start", check=non_negative)
     out: str = option("runs/attack", "run folder")
     overwrite: bool = option(False, "replace an earlier attack run in --out")
@@ -118,7 +119,7 @@ def attack(cfg: AttackConfig, show_progress: bool = False) -> list[dict]:
     if cfg.norm == "linf" and eps >= 1:
         raise UncannyError(f"--eps {cfg.eps}: an L-inf budget is a fraction of the pixel range, below 1")
     det = load_detector(_spec(cfg.target))
-    other = cfg.transfer or ("detector" if cfg.target.startswith("d:") else "d:faces64")
+    other = cfg.transfer or ("detector" if cfg.target.startswith("d:") else "d:" + DEFAULT_MODEL)
     det2 = load_detector(_spec(other))
     run = RunFolder(cfg.out, "attack", sources=(*cfg.images,))
     run.check(overwrite=cfg.overwrite)
