@@ -39,7 +39,7 @@ from .adapters import load_gan
 from .checkpoint import load_state, save_checkpoint, save_state
 from .errors import UncannyError
 from .media import grid, label, save_png, save_video, to_uint8, upscale
-from .metrics import diversity, face_rate, mean_colour, param_distance
+from .metrics import diversity, face_rate, mean_colour, param_distance, sameness
 from .options import (in_unit_interval, int_list, non_negative, option, positive, positive_or_none, seed_text,
                       seeds, validate)
 from .runs import RunFolder, snapshot_name
@@ -55,7 +55,7 @@ LOSSES = {
 }
 
 METRIC_COLUMNS = ["iter", "loss", "d_mean", "d_std", "d_fixed", "grad_norm", "param_dist",
-                  "diversity", "mean_r", "mean_g", "mean_b", "face_rate", "detector_fake", "skipped"]
+                  "diversity", "sameness", "mean_r", "mean_g", "mean_b", "face_rate", "detector_fake", "skipped"]
 
 
 def _on_off_clip(v) -> str | None:
@@ -145,9 +145,13 @@ class FoilResult:
 
 # ----------------------------------------------------------------------------- stages
 
+SAME_LAYOUT = 0.6  # sameness at which the samples count as one image (a collapse): see STAGE_RULES
+
 STAGE_RULES = """\
 Each snapshot is labelled from the metrics of the fixed-seed samples:
-  collapse     diversity has fallen to 25% of its starting value or less (one image remains)
+  collapse     one image remains: diversity has fallen to 25% of its starting value or less,
+               or the samples share one layout (sameness, the mean correlation of their 8x8
+               thumbnails, at least 0.6 and 0.2 above its start; faces start near 0.2)
   convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
                its fall before collapse (G is settling on what D calls fake), or the gradient
                norm has grown past 10x its starting value (the explosion the paper describes),
@@ -180,12 +184,14 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
         return float(fn(values)) if np.isfinite(values).any() else float("nan")
 
     first = by_iter[usable[0]]
-    d0, div0 = val(first, "d_fixed"), val(first, "diversity")
+    d0, div0, same0 = val(first, "d_fixed"), val(first, "diversity"), val(first, "sameness")
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
 
     def collapsed(r):
         div = val(r, "diversity")
-        return not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
+        same = val(r, "sameness")
+        return (not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
+                or (same >= SAME_LAYOUT and not same < same0 + 0.2))
 
     ordered = [by_iter[i] for i in sorted(by_iter)]
     before = next((k for k, r in enumerate(ordered) if collapsed(r)), len(ordered))
@@ -334,6 +340,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         with torch.no_grad():
             d_fixed = float(D(samples).mean())
         row = {"iter": it, "d_fixed": f"{d_fixed:.5g}", "diversity": f"{diversity(samples):.5g}",
+               "sameness": f"{sameness(samples):.4f}",
                "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
         row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
         if cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule):

@@ -1,6 +1,7 @@
 """Measures shared by foil, train and `uncanny measure`.
 
     diversity(imgs)       mean pairwise RMS distance between images in [0, 1] (0 = all identical)
+    sameness(imgs)        mean pairwise correlation of the images' 8x8 thumbnails (1 = one layout)
     mean_colour(imgs)     mean R, G, B in [0, 1]
     face_rate(imgs)       fraction in which dlib's HOG detector finds a face (4x upscaled):
                           human-likeness judged by an instrument that is not the GAN's own D
@@ -26,6 +27,23 @@ def diversity(images: torch.Tensor) -> float:
         return 0.0
     d = torch.cdist(x, x) / x.shape[1] ** 0.5
     return float(d.sum() / (n * (n - 1)))
+
+
+def sameness(images: torch.Tensor, size: int = 8) -> float:
+    """Mean pairwise correlation of the images' size x size thumbnails (area-averaged, each
+    centred and scaled over its own pixels and channels): near 0 for unrelated layouts (faces
+    start at about 0.2), 1 when every image shows one layout. Unlike `diversity` it sees a
+    collapse into one high-contrast pattern drawn at slightly different places, which pixel
+    distances call diverse. Constant images count as uncorrelated."""
+    x = _unit(images).view(images.shape)
+    n = x.shape[0]
+    if n < 2:
+        return 1.0
+    t = torch.nn.functional.adaptive_avg_pool2d(x, size).flatten(1)   # (N, 3*size*size)
+    t = t - t.mean(1, keepdim=True)
+    t = t / t.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    c = t @ t.T
+    return float((c.sum() - c.diagonal().sum()) / (n * (n - 1)))
 
 
 def mean_colour(images: torch.Tensor) -> tuple[float, float, float]:

@@ -42,6 +42,7 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
         ("gradient norm (log)", [("grad_norm", "global grad norm", None)]),
         ("distance from start", [("param_dist", "L2 of G params", None)]),
         ("diversity & human-likeness", [("diversity", "diversity (pairwise RMS)", None),
+                                        ("sameness", "sameness (thumbnails' correlation)", "grey"),
                                         ("face_rate", "dlib face-detection rate", None),
                                         ("detector_fake", "detector's fake score (> 0.5 = fake)", "black")]),
         ("mean colour", [("mean_r", "R", "red"), ("mean_g", "G", "green"), ("mean_b", "B", "blue")]),

@@ -216,6 +216,20 @@ def test_stage_labels_follow_the_metrics():
     assert peak == 40   # fakeness 0.57 x faces 1.0 beats 0.86 x 0.11
 
 
+def test_one_shared_layout_is_a_collapse_even_when_pixels_stay_diverse():
+    """Rows shaped like the bare 2000-iteration run: diversity never falls (the collapsed images
+    are one high-contrast pattern at shifted places), sameness rises from 0.2 to 0.8 at the end."""
+    rows = [{"iter": i, "d_fixed": -1.4 - 0.01 * i - (400 if i == 2000 else 0), "diversity": 0.37 + 0.00003 * i,
+             "grad_norm": 15.0, "face_rate": 1.0 if i <= 1000 else 0.0,
+             "sameness": 0.8 if i == 2000 else 0.4 if i == 1500 else 0.2} for i in range(0, 2001, 250)]
+    stages, peak = label_stages(rows, [0, 250, 500, 750, 1000, 1500, 2000])
+    assert stages[2000] == "collapse" and stages[1500] == "convergence" and stages[250] == "divergence"
+    without = [{k: v for k, v in r.items() if k != "sameness"} for r in rows]   # runs recorded before the column
+    assert label_stages(without, [0, 1000, 2000])[0][2000] == "convergence"
+    alike = [{**r, "sameness": 0.7} for r in rows]    # samples alike from the start (a tiny model): no collapse
+    assert label_stages(alike, [0, 1000, 2000])[0][2000] == "convergence"
+
+
 def test_exploding_logits_of_a_collapse_do_not_hide_convergence():
     """Snapshot rows of a real run (faces64v2, hinge, ramp 3.5e-4, 200 iterations): after collapse
     D's logit runs to -3.5e7, which would make -51 at iteration 150 look like no fall at all."""

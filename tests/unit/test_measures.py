@@ -6,7 +6,7 @@ import torch
 
 from uncanny import faces
 from uncanny.augment import cutout, diff_augment, translation
-from uncanny.metrics import diversity, frechet, mean_colour
+from uncanny.metrics import diversity, frechet, mean_colour, sameness
 
 
 def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos):
@@ -24,6 +24,28 @@ def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos
     assert d.shape[1] == 128 and len(d) >= 4
     same = np.linalg.norm(d[0] - faces.descriptors(crops[:1, :, ::-1].copy())[0])  # mirrored: same person
     assert same < 0.6
+
+
+def test_sameness_sees_one_pattern_drawn_at_shifted_places_where_diversity_does_not(celeba_photos):
+    """The collapse of a long foil run: one black-and-white pattern at slightly different places.
+    Pixel distances call it more diverse than real faces; the thumbnails' correlation does not."""
+    crops = []
+    for p in celeba_photos[:40]:
+        img = faces.load_image(p)
+        found = faces.find_faces(img)
+        if found:
+            crops.append(faces.align_face(img, found[0].landmarks, 64))
+    real = torch.from_numpy(np.stack(crops[:16])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    pattern = torch.where(real[:1].mean(1, keepdim=True) > 0, 1.0, -1.0).repeat(1, 3, 1, 1)  # posterised
+    rs = np.random.RandomState(0)
+    shifted = torch.cat([torch.roll(pattern, (int(rs.randint(-3, 4)), int(rs.randint(-3, 4))), (2, 3))
+                         for _ in range(16)])
+    assert sameness(real) < 0.4
+    assert sameness(shifted) > 0.8
+    assert diversity(shifted) > diversity(real)          # what the diversity rule alone missed
+    assert sameness(pattern.repeat(4, 1, 1, 1)) == pytest.approx(1.0)
+    assert sameness(torch.ones(4, 3, 64, 64)) == 0.0     # constant images: no layout to share
+    assert sameness(torch.full((4, 3, 8, 8), float("nan"))) == 0.0
 
 
 def test_diversity_colour_and_frechet():
