@@ -1,12 +1,13 @@
 """Label a finished foil run again with today's stage rules, and judge it against the paper's arc.
 
-    python scripts/foil_relabel.py runs/foil-bare --timeline docs/images/foil-bare-timeline.png
+    python scripts/foil_relabel.py runs/foil-bare --timeline docs/images/foil-bare-timeline.png \
+        --curves docs/images/foil-bare-curves.png
 
 For a run recorded before a metric the rules use existed (`sameness`, added with the collapse
 rule that reads it), the metric is filled in at the snapshots from the snapshots themselves (the
 fixed seeds generated again); rows between snapshots stay empty, and the rules skip empty values.
 Prints the stages, the peak and `foil.arc_criteria`; with --timeline, draws the timeline strip
-with the new labels. The run folder itself is not changed.
+with the new labels, with --curves the run's curves. The run folder itself is not changed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--timeline", default=None, help="write the relabelled timeline strip here")
+    ap.add_argument("--curves", default=None, help="write the run's curves with the new stages here")
     a = ap.parse_args()
     with open(os.path.join(a.run, "run.json")) as f:
         record = json.load(f)
@@ -59,6 +61,10 @@ def main():
         n = min(cfg.timeline_seeds, len(cfg.sample_seeds))
         save_png(a.timeline, timeline_strip(gans, stages, z[:n], cfg.truncation))
         print(a.timeline)
+    if a.curves:
+        from uncanny.plots import plot_foil_curves
+        plot_foil_curves(rows, stages, peak, a.curves, title=f"foil {os.path.basename(a.run.rstrip('/'))} (relabelled)")
+        print(a.curves)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ def write_doc(results, a):
         it = [int(x["iter"]) for x in r["rows"] if x.get("face_rate")]
         ax[0].plot(it, [float(x["face_rate"]) for x in r["rows"] if x.get("face_rate")], label=f"{r['loss']} {r['lr']:g} {r['schedule']}",
                    lw=2 if r["arc"] else 0.8)
-        ax[1].plot([int(x["iter"]) for x in r["rows"]], [float(x["d_fixed"]) for x in r["rows"]], lw=2 if r["arc"] else 0.8)
+        seen = [x for x in r["rows"] if x.get("d_fixed")]    # observed iterations (--observe-every)
+        ax[1].plot([int(x["iter"]) for x in seen], [float(x["d_fixed"]) for x in seen], lw=2 if r["arc"] else 0.8)
     ax[0].set_title("dlib face rate, fixed seeds")
     ax[1].set_title("D logit on the fixed seeds")
     ax[1].set_yscale("symlog")

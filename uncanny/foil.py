@@ -92,6 +92,9 @@ class FoilConfig:
     population: tuple = option((), "also draw population grids of these snapshots", type=int_list, show=lambda v: "")
     population_size: int = option(64, "samples in a population grid", cli=False, check=positive)
     frame_every: int = option(10, "video frame every K iterations", check=positive)
+    observe_every: int = option(10, "D's logit, diversity, sameness and colour of the fixed seeds every K iterations "
+                                "(1: every one; also wherever a frame, face rate or snapshot is due); observing "
+                                "costs a G and D pass over the seeds, about 40% of an iteration", check=positive)
     fps: int = option(24, "frames per second of the video", cli=False, check=positive)
     faces_every: int = option(50, "dlib face-detection rate of the fixed seeds every K iterations (0: off)",
                               check=non_negative)
@@ -106,7 +109,7 @@ class FoilConfig:
     overwrite: bool = option(False, "replace an existing foil run")
 
     PER_CALL = ("out", "device", "resume", "overwrite")   # what a resumed run may change
-    BEFORE_OPTION = {"lr_schedule": "constant"}            # what runs recorded before an option existed used
+    BEFORE_OPTION = {"lr_schedule": "constant", "observe_every": 1}   # what runs recorded before an option existed used
 
     def validate(self):
         validate(self)
@@ -188,6 +191,8 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
 
     def collapsed(r):
+        if r.get("diversity") in (None, ""):   # not observed at this iteration (--observe-every)
+            return False
         div = val(r, "diversity")
         same = val(r, "sameness")
         return (not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
@@ -335,19 +340,23 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
                    disable=not show_progress)
     t_last = time.time()
     for it in bar:
-        # -- observe the generator as it is at iteration `it` (before its update)
-        samples = fixed_samples()
-        with torch.no_grad():
-            d_fixed = float(D(samples).mean())
-        row = {"iter": it, "d_fixed": f"{d_fixed:.5g}", "diversity": f"{diversity(samples):.5g}",
-               "sameness": f"{sameness(samples):.4f}",
-               "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
-        row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
-        if cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule):
+        # -- observe the generator as it is at iteration `it` (before its update); observing never
+        #    touches the step's randomness, so how often it happens does not change the run
+        row = {"iter": it, "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
+        faces_due = cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule)
+        frame_due = it % cfg.frame_every == 0 or it == cfg.iters
+        samples = None
+        if it % cfg.observe_every == 0 or faces_due or frame_due or it in schedule:
+            samples = fixed_samples()
+            with torch.no_grad():
+                d_fixed = float(D(samples).mean())
+            row.update(d_fixed=f"{d_fixed:.5g}", diversity=f"{diversity(samples):.5g}", sameness=f"{sameness(samples):.4f}")
+            row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
+        if faces_due:
             row["face_rate"] = f"{face_rate(samples):.4f}"
             if judge_fake is not None:
                 row["detector_fake"] = f"{judge_fake(samples):.4f}"
-        if it % cfg.frame_every == 0 or it == cfg.iters:
+        if frame_due:
             frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
             save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)
         if it in schedule:
@@ -391,7 +400,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
             stopped = (f"non-finite {'loss' if not math.isfinite(loss_v) else 'gradient'} at iteration {it}; "
                        f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
                        f"to skip such steps and carry on)")
-            save_snapshot(it, samples)  # G as it stands: the bad step was not applied
+            save_snapshot(it, fixed_samples() if samples is None else samples)  # G as it stands: the bad step was not applied
             schedule = [s for s in schedule if s <= it]
             break
         if stop.requested:  # G is now as iteration it + 1 starts: resume there, no snapshot

@@ -46,8 +46,10 @@ def test_short_run_writes_every_output(short_run):
     assert Image.open(f"{out}/curves.png").size[0] > 500
     rows = _rows(out)
     assert [int(r["iter"]) for r in rows] == list(range(31))
-    for col in ("loss", "d_mean", "d_std", "grad_norm", "param_dist", "diversity", "mean_r", "mean_g", "mean_b"):
+    for col in ("loss", "d_mean", "d_std", "grad_norm", "param_dist"):
         assert all(r[col] != "" for r in rows[:-1]), col
+    for col in ("d_fixed", "diversity", "sameness", "mean_r", "mean_g", "mean_b"):   # observed with the frames
+        assert [int(r["iter"]) for r in rows if r[col] != ""] == list(range(0, 31, 5)), col
     assert rows[0]["face_rate"] != "" and rows[10]["face_rate"] != ""
     run = json.load(open(f"{out}/run.json"))
     assert run["config"]["iters"] == 30 and run["torch"] == torch.__version__ and run["seconds"] > 0
@@ -59,7 +61,7 @@ def test_short_run_writes_every_output(short_run):
 
 def test_inverted_objective_makes_d_call_samples_fake(short_run):
     rows = _rows(short_run[0])
-    d = [float(r["d_fixed"]) for r in rows]
+    d = [float(r["d_fixed"]) for r in rows if r["d_fixed"]]
     assert d[-1] < d[0] - 0.5                       # D's logit on the fixed seeds falls: "more fake"
     assert float(rows[-1]["param_dist"]) > 0
 
@@ -120,6 +122,22 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_ckpt, full_run40, tmp_
     resumed = _cli(["foil", "--out", run, "--resume"])
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
     _same_as_full(full_run40, run)
+
+
+def test_observing_less_often_leaves_the_run_unchanged(tiny_ckpt, full_run40, tmp_path):
+    """--observe-every only thins the fixed-seed columns of metrics.csv: the weights, the losses
+    and the observed values are those of a run observed at every iteration."""
+    run = str(tmp_path / "every")
+    p = _cli([*_args40(tiny_ckpt), "--observe-every", "1", "--out", run])
+    assert p.wait(timeout=300) == 0, p.stderr.read()
+    _same_as_full(run, full_run40)
+    every, thin = _rows(run), _rows(full_run40)          # the fixture: default 10, frames every 5
+    assert all(r["d_fixed"] and r["sameness"] for r in every)
+    assert [int(r["iter"]) for r in thin if r["d_fixed"]] == list(range(0, 41, 5))
+    for a, b in zip(every, thin):
+        if b["d_fixed"]:
+            assert float(a["d_fixed"]) == pytest.approx(float(b["d_fixed"]), rel=1e-4)
+    assert all(r["loss"] for r in thin[:-1]) and all(r["param_dist"] for r in thin)
 
 
 def test_ctrl_c_stops_after_the_iteration_and_resumes_where_it_stopped(tiny_ckpt, full_run40, tmp_path):
