@@ -94,7 +94,7 @@ class FoilConfig:
     frame_every: int = option(10, "video frame every K iterations", check=positive)
     observe_every: int = option(10, "D's logit, diversity, sameness and colour of the fixed seeds every K iterations "
                                 "(1: every one; also wherever a frame, face rate or snapshot is due); observing "
-                                "costs a G and D pass over the seeds, about 40% of an iteration", check=positive)
+                                "costs a G and D pass over the seeds, about 40 percent of an iteration", check=positive)
     fps: int = option(24, "frames per second of the video", cli=False, check=positive)
     faces_every: int = option(50, "dlib face-detection rate of the fixed seeds every K iterations (0: off)",
                               check=non_negative)

@@ -69,3 +69,22 @@ def test_seeds_parse_ranges_and_refuse_negatives():
 def test_validate_refuses_a_value_of_the_wrong_type():
     with pytest.raises(UncannyError, match="--iters"):
         FoilConfig(iters="many").validate()
+
+
+def _subcommands(parser, prefix=()):
+    """Every (sub)command path of the CLI, e.g. ("foil",), ("data", "prepare")."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [prefix]
+    return [path for name, p in subs[0].choices.items() for path in _subcommands(p, (*prefix, name))]
+
+
+def test_every_commands_help_prints(capsys):
+    """--help formats every option's help text (a bare % in one once broke `uncanny foil --help`)."""
+    paths = _subcommands(build_parser())
+    assert ("foil",) in paths and len(paths) > 10
+    for path in paths:
+        with pytest.raises(SystemExit) as e:
+            build_parser().parse_args([*path, "--help"])
+        assert e.value.code == 0, path
+        assert "usage: uncanny " + " ".join(path) in capsys.readouterr().out, path
