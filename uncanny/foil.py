@@ -339,76 +339,78 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
     bar = progress(range(start_it, cfg.iters + 1), initial=start_it, total=cfg.iters + 1, desc="foil",
                    disable=not show_progress)
     t_last = time.time()
-    for it in bar:
-        # -- observe the generator as it is at iteration `it` (before its update); observing never
-        #    touches the step's randomness, so how often it happens does not change the run
-        row = {"iter": it, "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
-        faces_due = cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule)
-        frame_due = it % cfg.frame_every == 0 or it == cfg.iters
-        samples = None
-        if it % cfg.observe_every == 0 or faces_due or frame_due or it in schedule:
-            samples = fixed_samples()
-            with torch.no_grad():
-                d_fixed = float(D(samples).mean())
-            row.update(d_fixed=f"{d_fixed:.5g}", diversity=f"{diversity(samples):.5g}", sameness=f"{sameness(samples):.4f}")
-            row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
-        if faces_due:
-            row["face_rate"] = f"{face_rate(samples):.4f}"
-            if judge_fake is not None:
-                row["detector_fake"] = f"{judge_fake(samples):.4f}"
-        if frame_due:
-            frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
-            save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)
-        if it in schedule:
-            save_snapshot(it, samples)
-        if it == cfg.iters:
-            rows.append(row)
-            break
+    try:
+        for it in bar:
+            # -- observe the generator as it is at iteration `it` (before its update); observing never
+            #    touches the step's randomness, so how often it happens does not change the run
+            row = {"iter": it, "param_dist": f"{param_distance(G, start_params):.5g}", "skipped": 0}
+            faces_due = cfg.faces_every and (it % cfg.faces_every == 0 or it == cfg.iters or it in schedule)
+            frame_due = it % cfg.frame_every == 0 or it == cfg.iters
+            samples = None
+            if it % cfg.observe_every == 0 or faces_due or frame_due or it in schedule:
+                samples = fixed_samples()
+                with torch.no_grad():
+                    d_fixed = float(D(samples).mean())
+                row.update(d_fixed=f"{d_fixed:.5g}", diversity=f"{diversity(samples):.5g}", sameness=f"{sameness(samples):.4f}")
+                row.update(zip(("mean_r", "mean_g", "mean_b"), (f"{c:.4f}" for c in mean_colour(samples))))
+            if faces_due:
+                row["face_rate"] = f"{face_rate(samples):.4f}"
+                if judge_fake is not None:
+                    row["detector_fake"] = f"{judge_fake(samples):.4f}"
+            if frame_due:
+                frame = label(upscale(grid(to_uint8(samples), ncol=int(math.ceil(len(samples) ** 0.5))), 2), f"iteration {it}")
+                save_png(os.path.join(cfg.out, "frames", f"{it:06d}.png"), frame)
+            if it in schedule:
+                save_snapshot(it, samples)
+            if it == cfg.iters:
+                rows.append(row)
+                break
 
-        # -- one inverted step: make D call G's images fake
-        torch.manual_seed(cfg.seed * 1_000_003 + it)  # noise inputs (StyleGAN2) replay on resume
-        z = _batch_z(cfg.seed, it, cfg.batch, z_dim, device)
-        logits = D(gan.train_images(z))
-        loss = LOSSES[cfg.loss](logits)
-        opt.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(loss))
-        gnorm = float("nan")
-        if finite:
-            loss.backward()
-            grads = [p.grad for p in G.parameters() if p.grad is not None]
-            gnorm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
-            finite = math.isfinite(gnorm)
-        logits, loss_v = logits.detach(), float(loss.detach())
-        row.update(loss=f"{loss_v:.5g}", d_mean=f"{float(logits.mean()):.5g}",
-                   d_std=f"{float(logits.std()) if logits.numel() > 1 else 0.0:.5g}", grad_norm=f"{gnorm:.5g}")
-        if finite:
-            if cfg.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.max_grad_norm)
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr_at(it)
-            opt.step()
-            last_finite_it = it
-        else:
-            row["skipped"] = 1
+            # -- one inverted step: make D call G's images fake
+            torch.manual_seed(cfg.seed * 1_000_003 + it)  # noise inputs (StyleGAN2) replay on resume
+            z = _batch_z(cfg.seed, it, cfg.batch, z_dim, device)
+            logits = D(gan.train_images(z))
+            loss = LOSSES[cfg.loss](logits)
             opt.zero_grad(set_to_none=True)
-        rows.append(row)
-        now = time.time()
-        seconds += now - t_last
-        t_last = now
-        bar.set_postfix(loss=row["loss"], D=row["d_mean"], gnorm=row["grad_norm"])
-        if not finite and cfg.on_nonfinite == "stop":
-            stopped = (f"non-finite {'loss' if not math.isfinite(loss_v) else 'gradient'} at iteration {it}; "
-                       f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
-                       f"to skip such steps and carry on)")
-            save_snapshot(it, fixed_samples() if samples is None else samples)  # G as it stands: the bad step was not applied
-            schedule = [s for s in schedule if s <= it]
-            break
-        if stop.requested:  # G is now as iteration it + 1 starts: resume there, no snapshot
-            run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
-            save_state(state_path, {"g": G}, {"g": opt}, {"iter": it + 1, "seconds": seconds})
-            interrupted = True
-            break
-    stop.restore()
+            finite = bool(torch.isfinite(loss))
+            gnorm = float("nan")
+            if finite:
+                loss.backward()
+                grads = [p.grad for p in G.parameters() if p.grad is not None]
+                gnorm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+                finite = math.isfinite(gnorm)
+            logits, loss_v = logits.detach(), float(loss.detach())
+            row.update(loss=f"{loss_v:.5g}", d_mean=f"{float(logits.mean()):.5g}",
+                       d_std=f"{float(logits.std()) if logits.numel() > 1 else 0.0:.5g}", grad_norm=f"{gnorm:.5g}")
+            if finite:
+                if cfg.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.max_grad_norm)
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr_at(it)
+                opt.step()
+                last_finite_it = it
+            else:
+                row["skipped"] = 1
+                opt.zero_grad(set_to_none=True)
+            rows.append(row)
+            now = time.time()
+            seconds += now - t_last
+            t_last = now
+            bar.set_postfix(loss=row["loss"], D=row["d_mean"], gnorm=row["grad_norm"])
+            if not finite and cfg.on_nonfinite == "stop":
+                stopped = (f"non-finite {'loss' if not math.isfinite(loss_v) else 'gradient'} at iteration {it}; "
+                           f"stopped cleanly after iteration {last_finite_it} (use --on-nonfinite continue "
+                           f"to skip such steps and carry on)")
+                save_snapshot(it, fixed_samples() if samples is None else samples)  # G as it stands: the bad step was not applied
+                schedule = [s for s in schedule if s <= it]
+                break
+            if stop.requested:  # G is now as iteration it + 1 starts: resume there, no snapshot
+                run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
+                save_state(state_path, {"g": G}, {"g": opt}, {"iter": it + 1, "seconds": seconds})
+                interrupted = True
+                break
+    finally:
+        stop.restore()
     bar.close()
     if interrupted:  # no timeline or videos of a run half done; --resume finishes it
         run.release()

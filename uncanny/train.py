@@ -389,36 +389,38 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     t_last = time.time()
     t_start = time.time()
     stop = StopRequest()  # Ctrl-C or SIGTERM: finish the step, write a snapshot and the resume state
-    for step in bar:
-        _seed_step(cfg.seed, step, rank)  # the step's randomness is a pure function of (seed, step, rank)
-        stats = trainer.step(step, real_batch)
-        now = time.time()
-        t_spent += now - t_last
-        t_last = now
-        done = step + 1
-        nonfinite = stats["skipped"] > 0 and cfg.on_nonfinite == "stop"
-        out_of_time = nonfinite or stop.requested or (cfg.minutes is not None and time.time() - t_start > cfg.minutes * 60)
-        if world > 1:  # every rank stops at the same step: rank 0's clock decides
-            import torch.distributed as dist
-            flag = torch.tensor([float(out_of_time)], device=device)
-            dist.broadcast(flag, 0)
-            out_of_time = bool(flag.item())
-        if rank == 0:
-            if done % 10 == 0 or done == total_steps:
-                spk = t_spent / max(done * cfg.batch / 1000, 1e-9)
-                log_rows.append({"step": done, "kimg": f"{done * cfg.batch / 1000:.3f}",
-                                 **{k: f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]}, "sec_per_kimg": f"{spk:.1f}"})
-                run.write_csv("log.csv", LOG_COLUMNS, log_rows)   # atomic: a kill never leaves half a row
-                bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{stats['loss_d']:.3f}",
-                                g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
-            if done % snap_steps == 0 or done == total_steps or out_of_time:
-                last_path = snapshot(done)
-        if out_of_time:
-            if nonfinite and rank == 0:
-                print(f"\nnon-finite loss at step {step}: its update was not applied; stopped with a snapshot of "
-                      f"the last finite weights (--on-nonfinite continue skips such updates)", file=sys.stderr)
-            break
-    stop.restore()
+    try:
+        for step in bar:
+            _seed_step(cfg.seed, step, rank)  # the step's randomness is a pure function of (seed, step, rank)
+            stats = trainer.step(step, real_batch)
+            now = time.time()
+            t_spent += now - t_last
+            t_last = now
+            done = step + 1
+            nonfinite = stats["skipped"] > 0 and cfg.on_nonfinite == "stop"
+            out_of_time = nonfinite or stop.requested or (cfg.minutes is not None and time.time() - t_start > cfg.minutes * 60)
+            if world > 1:  # every rank stops at the same step: rank 0's clock decides
+                import torch.distributed as dist
+                flag = torch.tensor([float(out_of_time)], device=device)
+                dist.broadcast(flag, 0)
+                out_of_time = bool(flag.item())
+            if rank == 0:
+                if done % 10 == 0 or done == total_steps:
+                    spk = t_spent / max(done * cfg.batch / 1000, 1e-9)
+                    log_rows.append({"step": done, "kimg": f"{done * cfg.batch / 1000:.3f}",
+                                     **{k: f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]}, "sec_per_kimg": f"{spk:.1f}"})
+                    run.write_csv("log.csv", LOG_COLUMNS, log_rows)   # atomic: a kill never leaves half a row
+                    bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{stats['loss_d']:.3f}",
+                                    g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
+                if done % snap_steps == 0 or done == total_steps or out_of_time:
+                    last_path = snapshot(done)
+            if out_of_time:
+                if nonfinite and rank == 0:
+                    print(f"\nnon-finite loss at step {step}: its update was not applied; stopped with a snapshot of "
+                          f"the last finite weights (--on-nonfinite continue skips such updates)", file=sys.stderr)
+                break
+    finally:
+        stop.restore()
     if stop.requested and rank == 0:
         print(f"\nstopped at step {done}; continue with --resume", file=sys.stderr)
     if world > 1:

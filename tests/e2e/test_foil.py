@@ -331,3 +331,18 @@ def test_a_run_recorded_before_the_lr_schedule_option_resumes_with_a_constant_ra
     del old["lr_schedule"]
     assert FoilConfig.resumed(old, FoilConfig(out="y")).lr_schedule == "constant"
     assert FoilConfig.resumed(asdict(FoilConfig(out="x")), FoilConfig(out="y")).lr_schedule == "ramp"
+
+
+def test_an_error_inside_the_loop_gives_ctrl_c_back(tiny_ckpt, tmp_path, monkeypatch):
+    """foil() used from Python: if the loop raises, the Ctrl-C handler it installed is removed
+    again (otherwise a later Ctrl-C in the same session would be swallowed)."""
+    import uncanny.foil as foil_module
+
+    def broken(samples):
+        raise RuntimeError("detector broke")
+    monkeypatch.setattr(foil_module, "face_rate", broken)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(RuntimeError, match="detector broke"):
+        foil(FoilConfig(model=tiny_ckpt, out=str(tmp_path / "run"), iters=4, snapshots=(0, 4), faces_every=2),
+             show_progress=False)
+    assert signal.getsignal(signal.SIGINT) is before
