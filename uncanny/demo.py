@@ -1,6 +1,6 @@
 """The main job of the README: a short foil run on the embedded default model.
 
-    uncanny demo                 # about 4.5 minutes on 2 CPU cores, writes runs/demo
+    uncanny demo                 # about 5 minutes on 2 CPU cores, writes runs/demo
 
 It is `uncanny foil` on the default model (faces64v2) with the linear inverted loss (`--loss
 hinge`: minimise D's logit, as for the WGAN critic of the paper's StyleGAN 1, so gradients never

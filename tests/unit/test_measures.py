@@ -9,14 +9,19 @@ from uncanny.augment import cutout, diff_augment, translation
 from uncanny.metrics import diversity, frechet, mean_colour, sameness
 
 
-def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos):
+def _aligned(paths):
+    """The faces found in these photos, aligned at 64 px as the training data is."""
     crops = []
-    for p in celeba_photos[:16]:
+    for p in paths:
         img = faces.load_image(p)
         found = faces.find_faces(img)
         if found:
             crops.append(faces.align_face(img, found[0].landmarks, 64))
-    crops = np.stack(crops)
+    return np.stack(crops)
+
+
+def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos):
+    crops = _aligned(celeba_photos[:16])
     assert faces.detection_rate(crops, upscale=4) >= 0.8
     noise = np.random.RandomState(0).randint(0, 255, (8, 64, 64, 3), np.uint8)
     assert faces.detection_rate(noise, upscale=4) == 0.0
@@ -29,13 +34,7 @@ def test_face_rate_is_high_on_aligned_real_faces_and_zero_on_noise(celeba_photos
 def test_sameness_sees_one_pattern_drawn_at_shifted_places_where_diversity_does_not(celeba_photos):
     """The collapse of a long foil run: one black-and-white pattern at slightly different places.
     Pixel distances call it more diverse than real faces; the thumbnails' correlation does not."""
-    crops = []
-    for p in celeba_photos[:40]:
-        img = faces.load_image(p)
-        found = faces.find_faces(img)
-        if found:
-            crops.append(faces.align_face(img, found[0].landmarks, 64))
-    real = torch.from_numpy(np.stack(crops[:16])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    real = torch.from_numpy(_aligned(celeba_photos[:40])[:16]).permute(0, 3, 1, 2).float() / 127.5 - 1
     pattern = torch.where(real[:1].mean(1, keepdim=True) > 0, 1.0, -1.0).repeat(1, 3, 1, 1)  # posterised
     rs = np.random.RandomState(0)
     shifted = torch.cat([torch.roll(pattern, (int(rs.randint(-3, 4)), int(rs.randint(-3, 4))), (2, 3))
