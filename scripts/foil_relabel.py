@@ -37,8 +37,7 @@ def main():
     a = ap.parse_args()
     with open(os.path.join(a.run, "run.json")) as f:
         record = json.load(f)
-    cfg = FoilConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()
-                        if k in FoilConfig.__dataclass_fields__})
+    cfg = FoilConfig.resumed(record["config"], FoilConfig(out=a.run))   # the run's own settings
     with open(os.path.join(a.run, "metrics.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     snaps = RunFolder(a.run, "foil").snapshots("iter")

@@ -328,7 +328,10 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
         save_checkpoint(path, gan.arch, gan.config, {"g": G}, meta, w_avg=gan.w_avg)  # config holds the stage
         imgs = to_uint8(samples)
         save_png(run.file("grids", snapshot_name("iter", it, "png")), grid(imgs, ncol=int(math.ceil(len(imgs) ** 0.5))))
-        # Resuming from here re-runs iteration `it` (G as it is now), so keep the rows before it.
+        save_resume_state(it)
+
+    def save_resume_state(it):
+        # Resuming from here runs iteration `it` with G as it is now, so keep the rows before it.
         # The state file is the commit point: everything it relies on is written before it.
         run.write_csv("metrics.csv", METRIC_COLUMNS, [r for r in rows if int(r["iter"]) < it])
         save_state(state_path, {"g": G}, {"g": opt}, {"iter": it, "seconds": seconds})
@@ -405,8 +408,7 @@ def foil(cfg: FoilConfig, show_progress: bool = True) -> FoilResult:
                 schedule = [s for s in schedule if s <= it]
                 break
             if stop.requested:  # G is now as iteration it + 1 starts: resume there, no snapshot
-                run.write_csv("metrics.csv", METRIC_COLUMNS, rows)
-                save_state(state_path, {"g": G}, {"g": opt}, {"iter": it + 1, "seconds": seconds})
+                save_resume_state(it + 1)
                 interrupted = True
                 break
     finally:
