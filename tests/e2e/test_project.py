@@ -91,7 +91,7 @@ def test_project_bad_inputs(tiny_ckpt, photos, tmp_path, capsys):
 def test_default_model_brings_both_faces_closer_in_identity(photos, tmp_path):
     """The issue's done-criterion on a short run of the embedded default model: for the
     astronaut and Grace Hopper, PSNR rises and the final frame's dlib identity distance is
-    lower than the first frame's."""
+    lower than the first frame's; dlib finds a face in both projections, and every output is written."""
     out = str(tmp_path / "p")
     assert main(["project", photos["astronaut"], photos["hopper"], "--out", out, "--steps", "100",
                  "--every", "20"]) == 0
@@ -102,6 +102,9 @@ def test_default_model_brings_both_faces_closer_in_identity(photos, tmp_path):
         assert float(rows[-1]["psnr"]) > float(rows[0]["psnr"]) + 3, f["image"]
         assert float(rows[-1]["identity"]) < float(rows[0]["identity"]) - 0.05, f["image"]
         assert float(rows[1]["id_loss"]) > 0  # the identity term is in the loss
+        assert f["final"]["face_found"], "dlib's detector finds a face in the projection"
+        for name in ("target.png", "projection.png", "latent.npz", "search.mp4", "search.gif", "frames.csv"):
+            assert os.path.isfile(os.path.join(f["folder"], name))
 
 
 def _random_vgg16(path, seed=0):
