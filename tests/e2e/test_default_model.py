@@ -5,10 +5,10 @@ import csv
 import json
 import os
 
-
 from uncanny.adapters import load_gan
 from uncanny.cli import main
 from uncanny.registry import DEFAULT, embedded
+
 
 def test_embedded_models_are_listed_with_discriminators(capsys):
     models = embedded()
