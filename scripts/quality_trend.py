@@ -38,6 +38,23 @@ def read_points(prefix: str) -> list[dict]:
     return sorted(pts, key=lambda p: p["kimg"])
 
 
+def label_side(x: np.ndarray, i: int) -> dict:
+    """Where point i's label goes so that it stays clear of the line: above a peak, below a valley,
+    below-left or above-right on a falling stretch, above-left or below-right on a rising one."""
+    prev = x[i - 1] if i > 0 else None
+    nxt = x[i + 1] if i + 1 < len(x) else None
+    higher = [n for n in (prev, nxt) if n is not None and n > x[i]]
+    lower = [n for n in (prev, nxt) if n is not None and n <= x[i]]
+    if not higher:
+        return dict(xytext=(0, 7), ha="center", va="bottom")
+    if not lower:
+        return dict(xytext=(0, -8), ha="center", va="top")
+    falling = prev is not None and prev > x[i]
+    if i % 2:  # the other side of the line for every second point, so that close points stay apart
+        return dict(xytext=(6, 5), ha="left", va="bottom") if falling else dict(xytext=(6, -5), ha="left", va="top")
+    return dict(xytext=(-6, -5), ha="right", va="top") if falling else dict(xytext=(-6, 5), ha="right", va="bottom")
+
+
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     """x = a * kimg**b, least squares in log-log: returns (a, b)."""
     b, log_a = np.polyfit(np.log(kimg), np.log(x), 1)
@@ -49,6 +66,8 @@ def main():
     ap.add_argument("prefix", help="e.g. docs/quality/faces64v2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fit", type=int, default=3, help="fit the power law to the last N measurements")
+    ap.add_argument("--mark", action="append", default=[], metavar="KIMG:LABEL",
+                    help="a vertical line at a recipe change, e.g. --mark '191:lr 0.001' (repeatable)")
     a = ap.parse_args()
     pts = read_points(a.prefix)
     if len(pts) < 2:
@@ -56,17 +75,28 @@ def main():
     k = np.array([p["kimg"] for p in pts], float)
     x = np.array([p["x_floor"] for p in pts])
     z = np.array([p["zero_x_floor"] for p in pts])
-    fa, fb = fit_power_law(k[-a.fit:], x[-a.fit:])
+    n_fit = min(a.fit, len(k))
+    fa, fb = fit_power_law(k[-n_fit:], x[-n_fit:])
     reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
-    for kk, xx in zip(k, x):
-        ax.annotate(f"{xx:.1f}x", (kk, xx), textcoords="offset points", xytext=(4, 6), fontsize=8)
-    kk = np.geomspace(k[-a.fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]), 50)
+    for i, (kk, xx) in enumerate(zip(k, x)):
+        ax.annotate(f"{xx:.1f}x" if xx >= 10 else f"{xx:.2f}x", (kk, xx), textcoords="offset points",
+                    fontsize=8, **label_side(x, i))
+    for mark in a.mark:
+        at, _, label = mark.partition(":")
+        try:
+            at = float(at)
+        except ValueError:
+            sys.exit(f"--mark {mark!r}: expected KIMG:LABEL, e.g. '191:lr 0.001'")
+        ax.axvline(at, color="grey", lw=0.8, ls="-.")
+        ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right", va="top",
+                    textcoords="offset points", xytext=(-2, 0))
+    kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]), 50)
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
-            label=f"power law through the last {min(a.fit, len(k))} (x ~ kimg^{fb:.2f})"
+            label=f"power law through the last {n_fit} (x ~ kimg^{fb:.2f})"
                   + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ""))
     ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
     ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
@@ -86,7 +116,7 @@ def main():
     for p in pts:
         print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.1f}x  zeroed {p['zero_x_floor']:5.1f}x  "
               f"faces {p['face_rate']:.3f}  memorised {p['memorisation']:.1%}")
-    print(f"power law through the last {min(a.fit, len(k))}: x = {fa:.1f} * kimg^{fb:.3f}; "
+    print(f"power law through the last {n_fit}: x = {fa:.1f} * kimg^{fb:.3f}; "
           f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)")
 
 

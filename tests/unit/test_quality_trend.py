@@ -1,0 +1,61 @@
+"""scripts/quality_trend.py: where the value labels go (a pure function of the row of values), the
+power-law fit, and the script end to end on two measurement files, with a bad --mark refused."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "quality_trend.py")
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("quality_trend", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_label_side_keeps_labels_off_the_line():
+    side = _module().label_side
+    x = np.array([12.3, 10.3, 7.5, 7.4, 5.9, 5.65, 4.11, 4.24])
+    assert side(x, 0)["va"] == "bottom" and side(x, 0)["xytext"][1] > 0   # first point, higher than the next: above
+    assert side(x, 6)["va"] == "top" and side(x, 6)["xytext"][1] < 0      # a valley: below
+    assert side(x, 7)["va"] == "bottom"                                    # the last, higher than the one before: above
+    # on a falling stretch, neighbours go to opposite sides of the line: below-left, then above-right
+    a, b = side(x, 4), side(x, 5)
+    assert (a["ha"], a["va"]) == ("right", "top") and (b["ha"], b["va"]) == ("left", "bottom")
+    # on a rising stretch: above-left, then below-right
+    up = np.array([1.0, 2.0, 3.0, 4.0])
+    assert (side(up, 2)["ha"], side(up, 2)["va"]) == ("right", "bottom")
+    assert (side(up, 1)["ha"], side(up, 1)["va"]) == ("left", "top")
+
+
+def test_fit_power_law_recovers_its_exponent():
+    k = np.array([100.0, 200.0, 400.0])
+    a, b = _module().fit_power_law(k, 50.0 * k ** -0.5)
+    assert abs(a - 50.0) < 1e-6 and abs(b + 0.5) < 1e-9
+
+
+def _write(path, x):
+    q = {"samples": {"x_floor": x, "face_rate": 0.98}, "zero_noise": {"x_floor": x},
+         "memorisation": {"share": 0.0}}
+    with open(path, "w") as f:
+        json.dump(q, f)
+
+
+def test_script_draws_the_trend_and_refuses_a_bad_mark(tmp_path):
+    _write(tmp_path / "run-kimg100.json", 8.0)
+    _write(tmp_path / "run-kimg200.json", 4.0)
+    out = tmp_path / "trend.png"
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--mark", "150:lr 0.001"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 10_000
+    assert "3x near 267 kimg" in r.stdout   # x = 800 / k through both points crosses 3 at k = 266.7
+    bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--mark", "soon:lr"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--mark 'soon:lr'" in bad.stderr and "Traceback" not in bad.stderr
