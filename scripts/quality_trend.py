@@ -39,8 +39,11 @@ def read_points(prefix: str) -> list[dict]:
 
 
 def label_side(x: np.ndarray, i: int) -> dict:
-    """Where point i's label goes so that it stays clear of the line: above a peak, below a valley,
-    below-left or above-right on a falling stretch, above-left or below-right on a rising one."""
+    """Where point i's label goes so that it stays clear of the line: right of the last point, above
+    a peak, below a valley, below-left or above-right (alternately) on a falling stretch, below-right
+    on a rising one."""
+    if i == len(x) - 1 and i > 0:
+        return dict(xytext=(7, 0), ha="left", va="center")
     prev = x[i - 1] if i > 0 else None
     nxt = x[i + 1] if i + 1 < len(x) else None
     higher = [n for n in (prev, nxt) if n is not None and n > x[i]]
@@ -49,10 +52,9 @@ def label_side(x: np.ndarray, i: int) -> dict:
         return dict(xytext=(0, 7), ha="center", va="bottom")
     if not lower:
         return dict(xytext=(0, -8), ha="center", va="top")
-    falling = prev is not None and prev > x[i]
-    if i % 2:  # the other side of the line for every second point, so that close points stay apart
-        return dict(xytext=(6, 5), ha="left", va="bottom") if falling else dict(xytext=(6, -5), ha="left", va="top")
-    return dict(xytext=(-6, -5), ha="right", va="top") if falling else dict(xytext=(-6, 5), ha="right", va="bottom")
+    if prev is not None and prev > x[i]:   # falling: every second point on the other side of the line
+        return dict(xytext=(6, 5), ha="left", va="bottom") if i % 2 else dict(xytext=(-6, -5), ha="right", va="top")
+    return dict(xytext=(6, -5), ha="left", va="top")
 
 
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -94,10 +96,11 @@ def main():
         ax.axvline(at, color="grey", lw=0.8, ls="-.")
         ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right", va="top",
                     textcoords="offset points", xytext=(-2, 0))
-    kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]), 50)
+    # extended to the 3x crossing when the fit falls; across the fitted points only when it does not
+    kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]) if np.isfinite(reach) else k[-1], 50)
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
             label=f"power law through the last {n_fit} (x ~ kimg^{fb:.2f})"
-                  + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ""))
+                  + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ": not falling"))
     ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
     ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
     ax.set_xscale("log")
@@ -117,7 +120,8 @@ def main():
         print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.1f}x  zeroed {p['zero_x_floor']:5.1f}x  "
               f"faces {p['face_rate']:.3f}  memorised {p['memorisation']:.1%}")
     print(f"power law through the last {n_fit}: x = {fa:.1f} * kimg^{fb:.3f}; "
-          f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)")
+          + (f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)" if np.isfinite(reach)
+             else "not falling, so no 3x crossing to extend to"))
 
 
 if __name__ == "__main__":

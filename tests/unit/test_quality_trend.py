@@ -24,14 +24,13 @@ def test_label_side_keeps_labels_off_the_line():
     x = np.array([12.3, 10.3, 7.5, 7.4, 5.9, 5.65, 4.11, 4.24])
     assert side(x, 0)["va"] == "bottom" and side(x, 0)["xytext"][1] > 0   # first point, higher than the next: above
     assert side(x, 6)["va"] == "top" and side(x, 6)["xytext"][1] < 0      # a valley: below
-    assert side(x, 7)["va"] == "bottom"                                    # the last, higher than the one before: above
+    assert (side(x, 7)["ha"], side(x, 7)["va"]) == ("left", "center")     # the last: to its right
     # on a falling stretch, neighbours go to opposite sides of the line: below-left, then above-right
     a, b = side(x, 4), side(x, 5)
     assert (a["ha"], a["va"]) == ("right", "top") and (b["ha"], b["va"]) == ("left", "bottom")
-    # on a rising stretch: above-left, then below-right
+    # on a rising stretch: below-right, clear of the line and of the points before it
     up = np.array([1.0, 2.0, 3.0, 4.0])
-    assert (side(up, 2)["ha"], side(up, 2)["va"]) == ("right", "bottom")
-    assert (side(up, 1)["ha"], side(up, 1)["va"]) == ("left", "top")
+    assert all((side(up, i)["ha"], side(up, i)["va"]) == ("left", "top") for i in (1, 2))
 
 
 def test_fit_power_law_recovers_its_exponent():
@@ -58,4 +57,9 @@ def test_script_draws_the_trend_and_refuses_a_bad_mark(tmp_path):
     assert "3x near 267 kimg" in r.stdout   # x = 800 / k through both points crosses 3 at k = 266.7
     bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--mark", "soon:lr"],
                          capture_output=True, text=True)
+    # a rising fit is drawn across its points only and says so, with no crossing made up
+    _write(tmp_path / "run-kimg300.json", 5.0)
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--fit", "2"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "not falling" in r.stdout and "3x near" not in r.stdout
     assert bad.returncode != 0 and "--mark 'soon:lr'" in bad.stderr and "Traceback" not in bad.stderr
