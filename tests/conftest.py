@@ -1,7 +1,9 @@
 """Shared fixtures: tiny real models built on the spot, a few real CelebA photos."""
 
 import glob
+import importlib.util
 import os
+import shutil
 
 import pytest
 import torch
@@ -32,3 +34,27 @@ def celeba_photos():
     files = sorted(glob.glob(os.path.join(celeba_folder(), "*.jpg")))
     assert len(files) == 999
     return files
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(celeba_photos, tmp_path_factory):
+    """A prepared 16x16 dataset of 8 real CelebA faces (the first 12 photos, those with a face)."""
+    from uncanny import faces
+    from uncanny.data import prepare
+    src = tmp_path_factory.mktemp("src")
+    for p in [p for p in celeba_photos[:12] if faces.find_faces(faces.load_image(p))][:8]:
+        shutil.copy(p, src)
+    dst = str(tmp_path_factory.mktemp("ds") / "faces16")
+    prepare(str(src), dst, res=16, show_progress=False)
+    return dst
+
+
+SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "scripts")
+
+
+def load_script(name: str):
+    """scripts/NAME.py as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(SCRIPTS, name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

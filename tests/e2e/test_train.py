@@ -10,24 +10,12 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from uncanny import faces
 from uncanny.adapters import load_gan
 from uncanny.checkpoint import read_checkpoint
-from uncanny.data import prepare
 from uncanny.errors import UncannyError
 from uncanny.train import TrainConfig, train
 
 TINY = dict(batch=4, style_dim=32, n_mlp=2, channel_base=256, channel_max=16, snap=0.02, n_sample=8)
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(celeba_photos, tmp_path_factory):
-    src = tmp_path_factory.mktemp("src")
-    for p in [p for p in celeba_photos[:12] if faces.find_faces(faces.load_image(p))][:8]:
-        shutil.copy(p, src)
-    dst = str(tmp_path_factory.mktemp("ds") / "faces16")
-    prepare(str(src), dst, res=16, show_progress=False)
-    return dst
 
 
 def test_train_writes_snapshots_and_resumes(tiny_dataset, tmp_path):

@@ -1,7 +1,6 @@
 """scripts/quality_trend.py: where the value labels go (a pure function of the row of values), the
 power-law fit, and the script end to end on two measurement files, with a bad --mark refused."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,18 +8,13 @@ import sys
 
 import numpy as np
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "quality_trend.py")
+from ..conftest import SCRIPTS, load_script
 
-
-def _module():
-    spec = importlib.util.spec_from_file_location("quality_trend", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+SCRIPT = os.path.join(SCRIPTS, "quality_trend.py")
 
 
 def test_label_side_keeps_labels_off_the_line():
-    side = _module().label_side
+    side = load_script("quality_trend").label_side
     x = np.array([12.3, 10.3, 7.5, 7.4, 5.9, 5.65, 4.11, 4.24])
     assert side(x, 0)["va"] == "bottom" and side(x, 0)["xytext"][1] > 0   # first point, higher than the next: above
     assert side(x, 6)["va"] == "top" and side(x, 6)["xytext"][1] < 0      # a valley: below
@@ -35,7 +29,7 @@ def test_label_side_keeps_labels_off_the_line():
 
 def test_fit_power_law_recovers_its_exponent():
     k = np.array([100.0, 200.0, 400.0])
-    a, b = _module().fit_power_law(k, 50.0 * k ** -0.5)
+    a, b = load_script("quality_trend").fit_power_law(k, 50.0 * k ** -0.5)
     assert abs(a - 50.0) < 1e-6 and abs(b + 0.5) < 1e-9
 
 
