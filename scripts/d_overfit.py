@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.adapters import load_gan  # noqa: E402
 from uncanny.data import load_dataset  # noqa: E402
 from uncanny.errors import UncannyError  # noqa: E402
+from uncanny.media import from_uint8  # noqa: E402
 from uncanny.util import seed_z  # noqa: E402
 
 
@@ -45,12 +46,10 @@ def main():
     a = ap.parse_args()
     torch.set_grad_enabled(False)
     try:
-        reals = torch.from_numpy(load_dataset(a.data)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        reals = from_uint8(load_dataset(a.data))
         print(f"{'model':<60} {'r_t':>6} {'D(real)':>8} {'D(fake)':>8} {'margin':>7}")
         for path in a.models:
-            gan = load_gan(path, need_d=True)
-            if gan.D is None:
-                raise UncannyError(f"{path}: has no discriminator")
+            gan = load_gan(path, need_d=True)   # a file without D is refused there, in one line
             fakes = torch.cat([gan.generate(seed_z(range(i, min(i + 64, a.n)), gan.z_dim, "cpu"))
                                for i in range(0, a.n, 64)])
             s = overfit_stats(d_logits(gan.D, reals), d_logits(gan.D, fakes))

@@ -51,9 +51,9 @@ def test_script_draws_the_trend_and_refuses_a_bad_mark(tmp_path):
     assert "3x near 267 kimg" in r.stdout   # x = 800 / k through both points crosses 3 at k = 266.7
     bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--mark", "soon:lr"],
                          capture_output=True, text=True)
+    assert bad.returncode != 0 and "--mark 'soon:lr'" in bad.stderr and "Traceback" not in bad.stderr
     # a rising fit is drawn across its points only and says so, with no crossing made up
     _write(tmp_path / "run-kimg300.json", 5.0)
     r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--fit", "2"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "not falling" in r.stdout and "3x near" not in r.stdout
-    assert bad.returncode != 0 and "--mark 'soon:lr'" in bad.stderr and "Traceback" not in bad.stderr
