@@ -92,23 +92,27 @@ def plot_foil_curves(rows: list[dict], stages: dict[int, str], peak: int, path: 
 
 
 def _smooth(y: np.ndarray, n: int) -> np.ndarray:
-    """Running mean over n points (NaNs skipped), same length as y."""
+    """Running mean over n points (NaNs skipped), same length as y; NaN where y is (no line drawn
+    where nothing was logged)."""
     if n <= 1 or len(y) < n:
         return y
     ok = np.isfinite(y)
     c = np.convolve(np.where(ok, y, 0.0), np.ones(n), "same")
     k = np.convolve(ok.astype(float), np.ones(n), "same")
-    return np.where(k > 0, c / np.maximum(k, 1), np.nan)
+    return np.where((k > 0) & ok, c / np.maximum(k, 1), np.nan)
 
 
 def plot_train_log(rows: list[dict], path: str, title: str = "training") -> None:
-    """log.csv against kimg: the two losses, D's logits on reals and fakes, and the seconds per kimg.
-    Faint lines are the logged values, solid lines their running mean (about 1% of the run)."""
+    """log.csv against kimg: the two losses, D's logits on reals and fakes, the seconds per kimg and,
+    once logged, D's sureness about the photos (r_t) with APA's swap probability p. Faint lines are
+    the logged values, solid lines their running mean (about 1% of the run)."""
     k = _col(rows, "kimg")
     n = max(1, len(rows) // 100)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     panels = ((("loss_d", "loss_g"), "losses"), (("d_real", "d_fake"), "D logits (real above fake: D tells them apart)"),
               (("sec_per_kimg",), "seconds per kimg (wall time training)"))
+    if np.isfinite(_col(rows, "r_t")).any():    # logs from before these columns have none
+        panels += ((("r_t", "apa_p"), "r_t: D's mean sign on the photos; APA's p"),)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.7 * len(panels), 3.6))
     # log.csv keeps the running mean of seconds per kimg (rounded): the rate is the slope of mean x kimg,
     # taken over n rows so that the rounding does not swamp it
     seconds = _col(rows, "sec_per_kimg") * k
@@ -123,12 +127,16 @@ def plot_train_log(rows: list[dict], path: str, title: str = "training") -> None
             if n > 1 and key != "sec_per_kimg":
                 ax.plot(k, y, color=line.get_color(), lw=0.5, alpha=0.25)
         ax.set_title(name, fontsize=10)
+        if np.isfinite(k).any() and np.nanmax(k) > np.nanmin(k):  # one kimg axis for every panel, also where a column starts late
+            ax.set_xlim(np.nanmin(k), np.nanmax(k))
         ax.set_xlabel("kimg (thousands of real images shown to D)")
         ax.grid(alpha=0.3)
         if len(keys) > 1:
             ax.legend()
         if keys == ("sec_per_kimg",):   # spikes are the machine busy with other work; the floor is the rate
             lo, hi = 0.0, 3 * np.nanmedian(rate) if np.isfinite(rate).any() else 1.0
+        elif keys == ("r_t", "apa_p"):  # both live in [-1, 1]
+            lo, hi = -1.0, 1.0
         else:
             lo, hi = np.nanpercentile(np.concatenate([_col(rows, key) for key in keys]), [0.5, 99.5])
         if np.isfinite(lo) and np.isfinite(hi) and hi > lo:  # early spikes would flatten the rest

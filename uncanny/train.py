@@ -9,6 +9,8 @@
 Recipe (TrainConfig): non-saturating logistic loss, lazy R1 on reals every `d_reg_every` steps,
 optional lazy path-length regulariser (off by default: it roughly doubles the cost of a G step
 on a CPU), DiffAugment (colour, translation, cutout) on everything D sees, horizontal flips,
+optional adaptive pseudo augmentation (`--apa`: some of D's "real" rows are G's samples, as many
+as keep D's sureness about the photos near a target; Jiang et al. 2021, "Deceive D"),
 style mixing, an exponential moving average of G (G_ema), Adam(0, 0.99). The G and D forwards
 run under bf16 autocast where the hardware has native bf16 (`precision`); the regularisers in
 float32. `Trainer.step` is one iteration and nothing else (benchmarks/bench_train.py times it).
@@ -51,6 +53,10 @@ def _batch_check(v) -> str | None:
     return None if isinstance(v, int) and 2 <= v <= 1024 else "must be 2 to 1024 (a larger batch does not fit in memory)"
 
 
+def _unit_or_zero(v) -> str | None:
+    return None if isinstance(v, (int, float)) and 0 <= v < 1 else "must be 0 (off) or a target in (0, 1)"
+
+
 @dataclass
 class TrainConfig:
     data: str = option(help="folder written by `uncanny data prepare`", positional=True)
@@ -78,6 +84,12 @@ class TrainConfig:
                          "noise)", type=on_off, show=lambda v: "on" if v else "off", metavar="on|off")
     augment: str = option("color,translation,cutout", "DiffAugment policy ('' for none)")
     flip: bool = option(True, "horizontal flips of the reals", cli=False)
+    apa: float = option(0.0, "adaptive pseudo augmentation: the target for r_t, D's mean sign on the real "
+                        "photos it is shown (ADA's overfitting heuristic); above it, more of D's real rows "
+                        "are swapped for G's samples (0 turns APA off; the paper uses 0.6)", check=_unit_or_zero)
+    apa_kimg: float = option(20.0, "APA's speed: the swap probability moves by at most 1 per this many kimg",
+                             check=positive)
+    apa_every: int = option(4, "APA adjusts every N steps", cli=False, check=positive)
     snap: float = option(10.0, "snapshot every N kimg", check=positive)
     minutes: float | None = option(None, "stop cleanly (snapshot + resume state) after this much wall time",
                                    check=positive_or_none)
@@ -94,7 +106,7 @@ class TrainConfig:
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
-    BEFORE_OPTION = {"noise": True}
+    BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -142,6 +154,16 @@ def _sync_grads(module, world: int) -> None:
             offset += g.numel()
 
 
+def _all_reduce_sum(t: torch.Tensor, world: int) -> torch.Tensor:
+    """The sum of `t` over all ranks (itself on one process)."""
+    if world == 1:
+        return t
+    import torch.distributed as dist
+    out = t.clone()
+    dist.all_reduce(out)
+    return out
+
+
 @torch.no_grad()
 def _accumulate(ema, model, beta):
     for pe, p in zip(ema.parameters(), model.parameters()):
@@ -156,7 +178,26 @@ def _mixing_z(batch, dim, prob, device):
     return [torch.randn(batch, dim, device=device)]
 
 
-LOG_COLUMNS = ["step", "kimg", "loss_d", "loss_g", "r1", "pl", "d_real", "d_fake", "sec_per_kimg"]
+def pseudo_augment(real: torch.Tensor, fake: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """APA's swap: each row of `real` (B, C, H, W) replaced by the same row of `fake` with
+    probability p. Returns (the batch D is to call real, swapped (B,) bool). Draws from torch's
+    generator, so the caller's seeding decides which rows."""
+    swapped = torch.rand(real.shape[0], device=real.device) < p
+    return torch.where(swapped.view(-1, 1, 1, 1), fake.detach().to(real.dtype), real), swapped
+
+
+def apa_adjust(p: float, sign_sum: float, count: float, target: float, speed_kimg: float) -> float:
+    """APA's controller (ADA's, on APA's probability): r_t = sign_sum / count is D's mean sign on
+    the `count` real photos it was shown since the last adjustment; p moves towards more swapping
+    when r_t is above `target`, less when below, by count / (speed_kimg * 1000), within [0, 1]."""
+    if count <= 0:
+        return p
+    r_t = sign_sum / count
+    step = math.copysign(count / (speed_kimg * 1000), r_t - target) if r_t != target else 0.0
+    return min(1.0, max(0.0, p + step))
+
+
+LOG_COLUMNS = ["step", "kimg", "loss_d", "loss_g", "r1", "pl", "d_real", "d_fake", "r_t", "apa_p", "sec_per_kimg"]
 
 
 class Trainer:
@@ -180,6 +221,15 @@ class Trainer:
         # noise off: the strengths of G's (and G_ema's) noise inputs are held at zero
         self.held_at_zero = [] if cfg.noise else [m.weight for net in (G, G_ema) for m in net.modules()
                                                   if isinstance(m, NoiseInjection)]
+        # APA: the swap probability and D's signs on the photos gathered since it last moved
+        self.apa_p, self.apa_signs = 0.0, torch.zeros(2, dtype=torch.float64)   # (sum of signs, count)
+
+    def apa_state(self) -> torch.Tensor:
+        return torch.cat([torch.tensor([self.apa_p], dtype=torch.float64), self.apa_signs])
+
+    def load_apa_state(self, t: torch.Tensor, pending: bool = True) -> None:
+        self.apa_p = float(t[0])
+        self.apa_signs = t[1:].clone().double() if pending else torch.zeros(2, dtype=torch.float64)
 
     def _z(self, batch):
         return _mixing_z(batch, self.cfg.style_dim, self.cfg.mixing, self.device)
@@ -211,14 +261,28 @@ class Trainer:
         real = real_batch()
         with torch.no_grad(), self.low_precision():
             fake, _ = G(self._z(real.shape[0]))
+        swapped = torch.zeros(real.shape[0], dtype=torch.bool)
+        if cfg.apa > 0:           # APA: some "real" rows are G's samples (never when off: same RNG stream)
+            real, swapped = pseudo_augment(real, fake, self.apa_p)
         with self.low_precision():
             fake_logit = D(self._aug(fake)).float()
             real_logit = D(self._aug(real)).float()
         loss_d = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
         self._update(self.d_opt, D, loss_d)
+        photo_signs = real_logit.detach().flatten()[~swapped.to(real_logit.device)].sign().double().cpu()
+        r_t = photo_signs.mean().item() if len(photo_signs) else float("nan")
+        if cfg.apa > 0:
+            self.apa_signs += torch.stack([photo_signs.sum(), torch.tensor(float(len(photo_signs)))])
+            if (i + 1) % cfg.apa_every == 0:
+                signs = _all_reduce_sum(self.apa_signs.to(self.device), self.world).cpu()
+                self.apa_p = apa_adjust(self.apa_p, *signs.tolist(), cfg.apa, cfg.apa_kimg)
+                self.apa_signs.zero_()
 
         if i % cfg.d_reg_every == 0:  # lazy R1: gamma/2 * ||grad_x D(x)||^2 on reals, in float32
-            real = real_batch().requires_grad_(True)
+            real = real_batch()
+            if cfg.apa > 0:
+                real, _ = pseudo_augment(real, fake, self.apa_p)
+            real = real.detach().requires_grad_(True)
             logit = D(self._aug(real))
             (grad,) = torch.autograd.grad(logit.sum(), real, create_graph=True)
             r1 = grad.pow(2).flatten(1).sum(1).mean()
@@ -250,7 +314,8 @@ class Trainer:
             ema_nimg = min(ema_nimg, (i + 1) * cfg.batch * cfg.ema_rampup)
         _accumulate(self.G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": self.r1_val, "pl": self.pl_val,
-                "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item(), "skipped": self.skipped}
+                "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item(), "r_t": r_t,
+                "apa_p": self.apa_p, "skipped": self.skipped}
 
 
 def _seed_step(seed: int, step: int, rank: int) -> None:
@@ -323,6 +388,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             trainer.mean_path_length = extra["mean_path_length"]
         if "last_r1_pl" in extra:  # the regularisers' last values, as log.csv reports them
             trainer.r1_val, trainer.pl_val = (float(v) for v in extra["last_r1_pl"])
+        if "apa" in extra:        # p, and the signs gathered since it last moved (counted once: rank 0's)
+            trainer.load_apa_state(extra["apa"], pending=rank == 0)
     elif cfg.resume and rank == 0 and run.snapshots("kimg") | run.snapshots("img"):
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
@@ -371,7 +438,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent},
                    {"mean_path_length": trainer.mean_path_length,
-                    "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64)})
+                    "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64),
+                    "apa": trainer.apa_state()})
         return path
 
     log_rows = []

@@ -285,3 +285,25 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights_and_log(tiny_dataset
     def rows(run):
         return [{k: v for k, v in r.items() if k != "sec_per_kimg"} for r in csv.DictReader(open(os.path.join(run, "log.csv")))]
     assert rows(full) == rows(killed)
+
+
+def test_apa_run_stopped_between_two_moves_of_p_resumes_as_if_never_stopped(tiny_dataset, tmp_path):
+    """APA's p and the signs gathered since it last moved travel in the resume state: stopped
+    after step 9 (p moves after steps 4, 8, 12 and 16) and resumed, the weights, p and log are
+    those of the uninterrupted run; log.csv reports r_t and p."""
+    apa = dict(TINY, apa=0.05, apa_kimg=0.1)
+    one = train(TrainConfig.for_call(tiny_dataset, str(tmp_path / "a"), kimg=0.064, **apa), show_progress=False)
+    train(TrainConfig.for_call(tiny_dataset, str(tmp_path / "b"), kimg=0.036, **apa), show_progress=False)
+    with safe_open(str(tmp_path / "b" / "resume.safetensors"), "pt") as f:
+        p9, signs, count = f.get_tensor("extra.apa").tolist()
+    assert 0 < count <= 4 and p9 > 0       # step 9's photos pending; p has moved up already
+    two = train(TrainConfig.for_call(tiny_dataset, str(tmp_path / "b"), resume=True, kimg=0.064), show_progress=False)
+    a, b = read_checkpoint(one), read_checkpoint(two)
+    for net in a.state:
+        assert all(torch.equal(a.state[net][k], b.state[net][k]) for k in a.state[net]), net
+    rows = [list(csv.DictReader(open(tmp_path / r / "log.csv"))) for r in "ab"]
+    by_step = [{r["step"]: (r["r_t"], r["apa_p"]) for r in log} for log in rows]
+    assert all(by_step[1][s] == v for s, v in by_step[0].items())     # every row of the run in one go
+    assert float(rows[0][-1]["apa_p"]) != p9 and -1 <= float(rows[0][-1]["r_t"]) <= 1
+    from PIL import Image
+    assert Image.open(tmp_path / "a" / "curves.png").size[0] > 1500   # a fourth panel: r_t and p
