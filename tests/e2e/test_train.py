@@ -55,7 +55,8 @@ def test_train_refuses_bad_inputs(tiny_dataset, tmp_path):
 
 
 def test_data_parallel_training_under_torchrun(tiny_dataset, tmp_path):
-    """Two CPU processes (gloo): one snapshot, identical weights on both ranks by construction."""
+    """Two CPU processes (gloo): one snapshot, identical weights on both ranks by construction;
+    APA on, so its signs are summed over the ranks (all-reduce) before p moves."""
     import subprocess
     import sys
     out = str(tmp_path / "ddp")
@@ -66,9 +67,11 @@ def test_data_parallel_training_under_torchrun(tiny_dataset, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
            "-m", "uncanny", "train", tiny_dataset, "--out", out, "--kimg", "0.04", "--batch", "4",
-           "--snap", "0.04", "--channel-base", "256", "--channel-max", "16", "--style-dim", "32"]
+           "--snap", "0.04", "--channel-base", "256", "--channel-max", "16", "--style-dim", "32",
+           "--apa", "0.05", "--apa-kimg", "0.1"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
+    assert 0 <= float(list(csv.DictReader(open(os.path.join(out, "log.csv"))))[-1]["apa_p"]) <= 1
     ck = read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
     assert ck.header["training"]["step"] == 10
     run = json.load(open(os.path.join(out, "run.json")))
