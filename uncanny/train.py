@@ -84,9 +84,9 @@ class TrainConfig:
                          "noise)", type=on_off, show=lambda v: "on" if v else "off", metavar="on|off")
     augment: str = option("color,translation,cutout", "DiffAugment policy ('' for none)")
     flip: bool = option(True, "horizontal flips of the reals", cli=False)
-    apa: float = option(0.0, "adaptive pseudo augmentation: the target for r_t, D's mean sign on the real "
-                        "photos it is shown (ADA's overfitting heuristic); above it, more of D's real rows "
-                        "are swapped for G's samples (0 turns APA off; the paper uses 0.6)", check=_unit_or_zero)
+    apa: float = option(0.0, "adaptive pseudo augmentation: the target for r_t, D's mean sign on the images "
+                        "it is told are real (ADA's overfitting heuristic); above it, more of those are "
+                        "swapped for G's samples (0 turns APA off; the paper uses 0.6)", check=_unit_or_zero)
     apa_kimg: float = option(20.0, "APA's speed: the swap probability moves by at most 1 per this many kimg",
                              check=positive)
     apa_every: int = option(4, "APA adjusts every N steps", cli=False, check=positive)
@@ -188,8 +188,9 @@ def pseudo_augment(real: torch.Tensor, fake: torch.Tensor, p: float) -> tuple[to
 
 def apa_adjust(p: float, sign_sum: float, count: float, target: float, speed_kimg: float) -> float:
     """APA's controller (ADA's, on APA's probability): r_t = sign_sum / count is D's mean sign on
-    the `count` real photos it was shown since the last adjustment; p moves towards more swapping
-    when r_t is above `target`, less when below, by count / (speed_kimg * 1000), within [0, 1]."""
+    the `count` images it was told are real since the last adjustment; p moves towards more
+    swapping when r_t is above `target`, less when below, by count / (speed_kimg * 1000), within
+    [0, 1]."""
     if count <= 0:
         return p
     r_t = sign_sum / count
@@ -261,21 +262,23 @@ class Trainer:
         real = real_batch()
         with torch.no_grad(), self.low_precision():
             fake, _ = G(self._z(real.shape[0]))
-        swapped = torch.zeros(real.shape[0], dtype=torch.bool)
         if cfg.apa > 0:           # APA: some "real" rows are G's samples (never when off: same RNG stream)
-            real, swapped = pseudo_augment(real, fake, self.apa_p)
+            real, _ = pseudo_augment(real, fake, self.apa_p)
         with self.low_precision():
             fake_logit = D(self._aug(fake)).float()
             real_logit = D(self._aug(real)).float()
         loss_d = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
         self._update(self.d_opt, D, loss_d)
-        photo_signs = real_logit.detach().flatten()[~swapped.to(real_logit.device)].sign().double().cpu()
-        r_t = photo_signs.mean().item() if len(photo_signs) else float("nan")
+        # r_t over every row D is told is real, swapped ones included, as the APA paper's code
+        # gathers it: the swapped samples pull it down as p rises, which is what lets p settle
+        # (D's sign on the photos alone hardly answers p: measured, faces64v2's p went on rising)
+        signs = real_logit.detach().flatten().sign().double().cpu()
+        r_t = signs.mean().item()
         if cfg.apa > 0:
-            self.apa_signs += torch.stack([photo_signs.sum(), torch.tensor(float(len(photo_signs)))])
+            self.apa_signs += torch.stack([signs.sum(), torch.tensor(float(len(signs)))])
             if (i + 1) % cfg.apa_every == 0:
-                signs = _all_reduce_sum(self.apa_signs.to(self.device), self.world).cpu()
-                self.apa_p = apa_adjust(self.apa_p, *signs.tolist(), cfg.apa, cfg.apa_kimg)
+                total = _all_reduce_sum(self.apa_signs.to(self.device), self.world).cpu()
+                self.apa_p = apa_adjust(self.apa_p, *total.tolist(), cfg.apa, cfg.apa_kimg)
                 self.apa_signs.zero_()
 
         if i % cfg.d_reg_every == 0:  # lazy R1: gamma/2 * ||grad_x D(x)||^2 on reals, in float32

@@ -66,7 +66,7 @@ def _trainer(verdict, apa=0.6, p0=0.0):
 def test_p_rises_when_d_is_sure_of_the_photos_and_falls_when_not():
     torch.manual_seed(0)
     real = lambda: torch.rand(8, 3, 4, 4) * 2 - 1  # noqa: E731
-    sure, unsure = _trainer(+5.0), _trainer(-5.0, p0=0.5)
+    sure, unsure = _trainer(+5.0), _trainer(-5.0, p0=0.9)
     ps_sure, ps_unsure = [], []
     for i in range(12):
         ps_sure.append(sure.step(i, real)["apa_p"])
@@ -74,9 +74,20 @@ def test_p_rises_when_d_is_sure_of_the_photos_and_falls_when_not():
     # p moves only every apa_every (4) steps, by the photos seen / (apa_kimg * 1000)
     assert ps_sure[:3] == [0.0] * 3 and ps_sure[3] == pytest.approx(32 / 100)
     assert ps_sure[3] < ps_sure[7] < ps_sure[11] <= 1.0
-    assert ps_unsure[:3] == [0.5] * 3 and ps_unsure[3] < 0.5 and ps_unsure[11] < ps_unsure[7] < ps_unsure[3]
-    # the photos' signs only: the rows swapped for samples are not counted
-    assert sure.step(12, real)["r_t"] == 1.0
+    assert ps_unsure[:3] == [0.9] * 3 and ps_unsure[3] == pytest.approx(0.9 - 32 / 100) and ps_unsure[11] < ps_unsure[7] < ps_unsure[3]
+    assert sure.step(12, real)["r_t"] == 1.0 and unsure.step(12, real)["r_t"] == -1.0
+
+
+def test_r_t_counts_the_swapped_rows_so_p_settles():
+    """D calls photos real and samples fake: r_t over the rows it is told are real falls as p
+    rises (1 - 2p), so p settles where r_t meets the target instead of running to 1."""
+    t = _trainer(0.0, apa=0.5, p0=0.0)
+    t.D.forward = lambda x: (x.mean(dim=(1, 2, 3)) > 0.5).float() * 10 - 5 + 0 * t.D.b + 0 * x.mean(dim=(1, 2, 3))
+    t.G.forward = lambda zs, **_: (torch.zeros(len(zs[0]), 3, 4, 4) + 0 * t.G.w.sum(), None)
+    t.cfg.apa_kimg = 1.0          # p moves by 32 / 1000 per adjustment
+    photos = lambda: torch.ones(8, 3, 4, 4)  # noqa: E731
+    ps = [t.step(i, photos)["apa_p"] for i in range(400)]
+    assert 0.15 < sum(ps[-100:]) / 100 < 0.35   # r_t = 1 - 2p meets 0.5 at p = 0.25
 
 
 def test_apa_off_leaves_p_at_zero_and_d_sees_only_photos():
