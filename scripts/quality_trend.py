@@ -87,15 +87,21 @@ def main():
     for i, (kk, xx) in enumerate(zip(k, x)):
         ax.annotate(f"{xx:.1f}x" if xx >= 10 else f"{xx:.2f}x", (kk, xx), textcoords="offset points",
                     fontsize=8, **label_side(x, i))
+    marks = []
     for mark in a.mark:
         at, _, label = mark.partition(":")
         try:
-            at = float(at)
+            marks.append((float(at), label))
         except ValueError:
             sys.exit(f"--mark {mark!r}: expected KIMG:LABEL, e.g. '191:lr 0.001'")
+    left_of_previous = False
+    for i, (at, label) in enumerate(sorted(marks)):
+        # a label sits left of its line, or right of it when the line before is too close to share
+        left = not (i > 0 and at / sorted(marks)[i - 1][0] < 1.1 and left_of_previous)
         ax.axvline(at, color="grey", lw=0.8, ls="-.")
-        ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right", va="top",
-                    textcoords="offset points", xytext=(-2, 0))
+        ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right" if left else "left",
+                    va="top", textcoords="offset points", xytext=(-2 if left else 2, 0))
+        left_of_previous = left
     # extended to the 3x crossing when the fit falls; across the fitted points only when it does not
     kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]) if np.isfinite(reach) else k[-1], 50)
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
