@@ -111,7 +111,7 @@ def plot_train_log(rows: list[dict], path: str, title: str = "training") -> None
     panels = ((("loss_d", "loss_g"), "losses"), (("d_real", "d_fake"), "D logits (real above fake: D tells them apart)"),
               (("sec_per_kimg",), "seconds per kimg (wall time training)"))
     if np.isfinite(_col(rows, "r_t")).any():    # logs from before these columns have none
-        panels += ((("r_t", "apa_p"), "r_t: D's mean sign on the photos; APA's p"),)
+        panels += ((("r_t", "apa_p"), "r_t: D's mean sign on what it is told is real; APA's p"),)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.7 * len(panels), 3.6))
     # log.csv keeps the running mean of seconds per kimg (rounded): the rate is the slope of mean x kimg,
     # taken over n rows so that the rounding does not swamp it
