@@ -94,10 +94,11 @@ def main():
             marks.append((float(at), label))
         except ValueError:
             sys.exit(f"--mark {mark!r}: expected KIMG:LABEL, e.g. '191:lr 0.001'")
+    marks.sort()
     left_of_previous = False
-    for i, (at, label) in enumerate(sorted(marks)):
+    for i, (at, label) in enumerate(marks):
         # a label sits left of its line, or right of it when the line before is too close to share
-        left = not (i > 0 and at / sorted(marks)[i - 1][0] < 1.1 and left_of_previous)
+        left = not (i > 0 and at / marks[i - 1][0] < 1.1 and left_of_previous)
         ax.axvline(at, color="grey", lw=0.8, ls="-.")
         ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right" if left else "left",
                     va="top", textcoords="offset points", xytext=(-2 if left else 2, 0))

@@ -104,7 +104,7 @@ def _smooth(y: np.ndarray, n: int) -> np.ndarray:
 
 def plot_train_log(rows: list[dict], path: str, title: str = "training") -> None:
     """log.csv against kimg: the two losses, D's logits on reals and fakes, the seconds per kimg and,
-    once logged, D's sureness about the photos (r_t) with APA's swap probability p. Faint lines are
+    once logged, D's mean sign on the rows it is told are real (r_t) with APA's swap probability p. Faint lines are
     the logged values, solid lines their running mean (about 1% of the run)."""
     k = _col(rows, "kimg")
     n = max(1, len(rows) // 100)

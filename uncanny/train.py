@@ -10,7 +10,7 @@ Recipe (TrainConfig): non-saturating logistic loss, lazy R1 on reals every `d_re
 optional lazy path-length regulariser (off by default: it roughly doubles the cost of a G step
 on a CPU), DiffAugment (colour, translation, cutout) on everything D sees, horizontal flips,
 optional adaptive pseudo augmentation (`--apa`: some of D's "real" rows are G's samples, as many
-as keep D's sureness about the photos near a target; Jiang et al. 2021, "Deceive D"),
+as keep D's mean sign on its "real" rows near a target; Jiang et al. 2021, "Deceive D"),
 style mixing, an exponential moving average of G (G_ema), Adam(0, 0.99). The G and D forwards
 run under bf16 autocast where the hardware has native bf16 (`precision`); the regularisers in
 float32. `Trainer.step` is one iteration and nothing else (benchmarks/bench_train.py times it).
@@ -222,7 +222,7 @@ class Trainer:
         # noise off: the strengths of G's (and G_ema's) noise inputs are held at zero
         self.held_at_zero = [] if cfg.noise else [m.weight for net in (G, G_ema) for m in net.modules()
                                                   if isinstance(m, NoiseInjection)]
-        # APA: the swap probability and D's signs on the photos gathered since it last moved
+        # APA: the swap probability and D's signs on its "real" rows gathered since p last moved
         self.apa_p, self.apa_signs = 0.0, torch.zeros(2, dtype=torch.float64)   # (sum of signs, count)
 
     def apa_state(self) -> torch.Tensor:

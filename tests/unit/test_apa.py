@@ -1,5 +1,5 @@
 """Adaptive pseudo augmentation (APA): its controller and its swap as pure functions, and the
-trainer's p moving the way D's verdict on the photos says."""
+trainer's p moving the way D's verdict on the rows it is told are real says."""
 
 import pytest
 import torch
@@ -14,7 +14,7 @@ from uncanny.train import Trainer, TrainConfig, apa_adjust, pseudo_augment
     (0.0, -64, 64, 0.6, 20.0, 0.0),               # never below 0
     (0.999, 64, 64, 0.3, 0.001, 1.0),             # never above 1
     (0.3, 20, 64, 0.3125, 20.0, 0.3),             # r_t exactly on target: p stays
-    (0.3, 0, 0, 0.6, 20.0, 0.3),                  # no photo seen (every row swapped): p stays
+    (0.3, 0, 0, 0.6, 20.0, 0.3),                  # no sign gathered: p stays
 ])
 def test_apa_adjust_on_rows(p, signs, count, target, kimg, expected):
     assert apa_adjust(p, signs, count, target, kimg) == pytest.approx(expected, abs=1e-12)
