@@ -10,9 +10,11 @@ Frechet distance between real and generated 128-D dlib face descriptors, and div
     uncanny measure --model M --real data/celeba64 --quality --n 1000 --seed 7000 --out PREFIX
 
 The model card's full check (`quality`): the above against the floor (two halves of the real
-set), the same with every noise input set to zero (are the features in the styles, or painted
-by the noise?), and memorisation: the share of samples nearer (dlib descriptor) to a training
-photo than 99% of real photos are to their nearest other real photo, with the closest pairs.
+set), with what the distance is made of (the squared shift of the mean descriptor, and the spread:
+the share of the real descriptors' variance the samples reach); the same with every noise input set
+to zero (are the features in the styles, or painted by the noise?); and memorisation: the share of
+samples nearer (dlib descriptor) to a training photo than 99% of real photos are to their nearest
+other real photo, with the closest pairs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from . import faces
 from .adapters import load_gan
 from .data import load_dataset
 from .errors import UncannyError
-from .metrics import diversity, frechet
+from .metrics import diversity, frechet, frechet_parts
 from .media import from_uint8
 from .options import in_unit_interval, non_negative, option, positive, validate
 from .util import resolve_device, seed_z
@@ -92,6 +94,7 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     for key, (im, d, k) in (("samples", (imgs, desc, keep)), ("zero_noise", (zero_imgs, zero_desc, zero_keep))):
         fd = frechet(d, real_desc)
         out[key] = {"face_rate": len(k) / n, "frechet_descriptor": fd, "x_floor": fd / floor,
+                    **{f"descriptor_{part}": v for part, v in frechet_parts(d, real_desc).items()},
                     "diversity": diversity(from_uint8(im[:256]))}
         bar.update()
     out["zero_noise"]["same_images"] = same

@@ -74,6 +74,18 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * np.trace(covmean))
 
 
+def frechet_parts(a: np.ndarray, b: np.ndarray) -> dict:
+    """What a Frechet distance of samples `a` to real `b` is made of: `mean_term` ||mu_a - mu_b||^2
+    (a shifted average face) and `spread` Tr(Ca) / Tr(Cb), the share of the real set's variance the
+    samples reach (below 1: less varied than the real set; the rest of the distance is that and a
+    mismatch of directions)."""
+    if len(a) < 2 or len(b) < 2:
+        return {"mean_term": float("nan"), "spread": float("nan")}
+    tr_b = np.trace(np.cov(b, rowvar=False))
+    return {"mean_term": float(((a.mean(0) - b.mean(0)) ** 2).sum()),
+            "spread": float(np.trace(np.cov(a, rowvar=False)) / tr_b) if tr_b > 0 else float("nan")}
+
+
 def param_distance(model: torch.nn.Module, start: list[torch.Tensor]) -> float:
     """L2 distance of the model's parameters from a saved starting copy."""
     with torch.no_grad():

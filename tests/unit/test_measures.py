@@ -6,7 +6,7 @@ import torch
 
 from uncanny import faces
 from uncanny.augment import cutout, diff_augment, translation
-from uncanny.metrics import diversity, frechet, mean_colour, sameness
+from uncanny.metrics import diversity, frechet, frechet_parts, mean_colour, sameness
 
 
 def _aligned(paths):
@@ -58,6 +58,10 @@ def test_diversity_colour_and_frechet():
     a, b = rs.randn(400, 4), rs.randn(400, 4)
     assert frechet(a, b) < 0.2
     assert frechet(a, b + 3) == pytest.approx(36, rel=0.1)
+    shifted, narrow = frechet_parts(a, b + 3), frechet_parts(a * 0.5, b)
+    assert shifted["mean_term"] == pytest.approx(36, rel=0.1) and shifted["spread"] == pytest.approx(1, abs=0.15)
+    assert narrow["mean_term"] < 0.1 and narrow["spread"] == pytest.approx(0.25, abs=0.05)
+    assert frechet(a * 0.5, b) > 0.5                     # the distance sees the narrow set; its parts say why
 
 
 def test_diff_augment_keeps_shape_and_gradient():
@@ -146,6 +150,7 @@ def test_the_model_cards_quality_check_sees_a_copied_training_set(tmp_path, caps
     q = json.load(open(tmp_path / "q" / "copied.json"))
     assert q["memorisation"]["share"] == 1.0 and q["samples"]["face_rate"] > 0.8
     assert q["samples"]["frechet_descriptor"] < 1e-6 < q["floor"]
+    assert q["samples"]["descriptor_mean_term"] < 1e-9 and q["samples"]["descriptor_spread"] == pytest.approx(1)
     assert q["zero_noise"]["same_images"] is False and q["zero_noise"]["x_floor"] > 1
     pairs = np.asarray(Image.open(tmp_path / "q" / "copied-pairs.png").convert("RGB"))
     first = pairs[2 + 14:2 + 14 + 256, 2:2 + 128]    # the first pair, under its 14 px label: a sample (2x) above
