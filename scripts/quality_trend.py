@@ -57,6 +57,20 @@ def label_side(x: np.ndarray, i: int) -> dict:
     return dict(xytext=(6, -5), ha="left", va="top")
 
 
+def labelled(kimg: np.ndarray, x: np.ndarray, spacing: float = 1.05) -> list[int]:
+    """Which points get a value label: the first, the last and the lowest always; any other only
+    when its kimg is at least `spacing` times the labelled one before it and the next always-
+    labelled one is at least `spacing` times its own (on the log axis, closer labels overlap)."""
+    forced = sorted({0, len(kimg) - 1, int(np.argmin(x))})
+    out = []
+    for i in range(len(kimg)):
+        nxt = min((f for f in forced if f > i), default=None)
+        if i in forced or ((not out or kimg[i] >= kimg[out[-1]] * spacing)
+                           and (nxt is None or kimg[nxt] >= kimg[i] * spacing)):
+            out.append(i)
+    return out
+
+
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     """x = a * kimg**b, least squares in log-log: returns (a, b)."""
     b, log_a = np.polyfit(np.log(kimg), np.log(x), 1)
@@ -84,7 +98,8 @@ def main():
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
-    for i, (kk, xx) in enumerate(zip(k, x)):
+    for i in labelled(k, x):   # crowded points keep their markers; the table beside has every value
+        kk, xx = k[i], x[i]
         ax.annotate(f"{xx:.1f}x" if xx >= 10 else f"{xx:.2f}x", (kk, xx), textcoords="offset points",
                     fontsize=8, **label_side(x, i))
     marks = []

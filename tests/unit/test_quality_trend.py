@@ -27,6 +27,17 @@ def test_label_side_keeps_labels_off_the_line():
     assert all((side(up, i)["ha"], side(up, i)["va"]) == ("left", "top") for i in (1, 2))
 
 
+def test_labelled_spaces_the_labels_but_keeps_the_first_last_and_lowest():
+    labelled = load_script("quality_trend").labelled
+    k = np.array([48, 92, 143, 191, 295, 310, 314, 319, 322, 339, 344, 354, 359], float)
+    x = np.array([12.3, 10.3, 7.5, 7.4, 3.84, 3.40, 3.46, 3.62, 3.51, 3.61, 3.51, 3.53, 3.45])
+    got = labelled(k, x)
+    assert {0, 5, 12} <= set(got)                                  # first, lowest (310), last
+    assert all(k[b] >= k[a] * 1.05 for a, b in zip(got, got[1:]))  # no two labels closer than that
+    assert got == [0, 1, 2, 3, 4, 5, 9, 12]                         # 314-322 crowd 310; 344, 354 crowd 359
+    assert labelled(np.array([100.0, 101.0]), np.array([5.0, 4.0])) == [0, 1]   # both forced, however close
+
+
 def test_fit_power_law_recovers_its_exponent():
     k = np.array([100.0, 200.0, 400.0])
     a, b = load_script("quality_trend").fit_power_law(k, 50.0 * k ** -0.5)
