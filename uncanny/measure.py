@@ -75,7 +75,8 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
             show_progress: bool = True) -> dict:
     """The model card's measurements (see the module docstring). Returns numbers plus, under
     "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance), and
-    under "beside", (the first 64 samples, 64 training photos drawn at random, a caption)."""
+    under "beside", (the first 64 samples, 64 training photos drawn at random, a caption) and under
+    "spread", (the real descriptors, the samples' descriptors)."""
     from .util import progress
     real_imgs = load_dataset(real)
     bar = progress(total=3, desc="quality", disable=not show_progress)   # the floor, the samples, zeroed
@@ -107,6 +108,7 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     # the first 64 samples beside 64 training photos drawn at random (fixed draw): the README's figure
     show = np.sort(np.random.RandomState(1).choice(len(real_imgs), min(64, len(real_imgs)), replace=False))
     out["beside"] = (imgs[:64], real_imgs[show], f"samples, seeds {seed}-{seed + min(n, 64) - 1}")
+    out["spread"] = (real_desc, desc)   # the descriptors, drawn along the real set's main directions
     return out
 
 
@@ -149,8 +151,8 @@ class MeasureConfig:
                                   "real-vs-real floor, the same with every noise input zeroed, memorisation "
                                   "(use --n 1000 --seed 7000 for the card's protocol)")
     out: str | None = option(None, "with --quality: write OUT.json, OUT-pairs.png (the 8 samples closest to a "
-                                   "training photo, each above it) and OUT-beside.png (64 samples beside 64 "
-                                   "training photos)")
+                                   "training photo, each above it), OUT-beside.png (64 samples beside 64 "
+                                   "training photos) and OUT-spread.png (the descriptors' spread against the photos')")
     json: bool = option(False, "print JSON")
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available)")
 
@@ -173,12 +175,13 @@ def beside_image(samples: np.ndarray, reals: np.ndarray, caption: str = "samples
     return np.concatenate([label(left, caption), label(gap, ""), label(right, "real training photos")], 1)
 
 
-PICTURES = ("pairs", "beside")    # quality()'s entries that are pictures, not numbers
+PICTURES = ("pairs", "beside", "spread")    # quality()'s entries that are pictures, not numbers
 
 
 def write_quality(q: dict, prefix: str, model: str | None = None) -> dict:
-    """Write quality()'s numbers to PREFIX.json, its closest pairs to PREFIX-pairs.png and 64
-    samples beside 64 real photos to PREFIX-beside.png (atomically); returns the numbers."""
+    """Write quality()'s numbers to PREFIX.json, its closest pairs to PREFIX-pairs.png, 64
+    samples beside 64 real photos to PREFIX-beside.png and the descriptors' spread against the
+    photos' to PREFIX-spread.png (atomically); returns the numbers."""
     import json
     import os
 
@@ -195,6 +198,10 @@ def write_quality(q: dict, prefix: str, model: str | None = None) -> dict:
     if q["pairs"]:
         save_png(prefix + "-pairs.png", pairs_image(q["pairs"]))
     save_png(prefix + "-beside.png", beside_image(*q["beside"]))
+    if len(q["spread"][1]) >= 2:
+        from .plots import plot_descriptor_spread
+        plot_descriptor_spread(*q["spread"], prefix + "-spread.png",
+                               f"{os.path.basename(model) if model else 'samples'}: dlib descriptors along the real photos' main directions")
     return numbers
 
 

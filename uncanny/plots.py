@@ -178,3 +178,25 @@ def plot_identity(rows: list[dict], ident_step: int | None, path: str) -> None:
         x.grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path, dpi=90)
+
+
+def plot_descriptor_spread(real: np.ndarray, samples: np.ndarray, path: str, title: str = "", k: int = 4) -> None:
+    """Where the samples' face descriptors lie against the real photos', along the real set's first
+    `k` principal directions: one histogram pair per direction, titled with the samples' share of
+    the real variance along it (1 = as varied as the photos). A narrow sample histogram is the
+    variety a Frechet distance misses; a shifted one is a shifted average face."""
+    centre = real.mean(0)
+    eigval, eigvec = np.linalg.eigh(np.cov(real, rowvar=False))
+    order = np.argsort(eigval)[::-1][:k]
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 2.8), squeeze=False)
+    for rank, (ax, j) in enumerate(zip(axes[0], order)):
+        r, s = (real - centre) @ eigvec[:, j], (samples - centre) @ eigvec[:, j]   # (N,) projections
+        bins = np.linspace(min(r.min(), s.min()), max(r.max(), s.max()), 30)
+        ax.hist(r, bins, density=True, alpha=0.5, color="#2ca02c", label=f"real photos ({len(r)})")
+        ax.hist(s, bins, density=True, alpha=0.5, color="#1f77b4", label=f"samples ({len(s)})")
+        ax.set_title(f"direction {rank + 1}: samples reach {s.var() / r.var():.2f} of the variance", fontsize=9)
+        ax.set_yticks([])
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper right", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(title or "dlib descriptors along the real photos' main directions", fontsize=10, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    _save(fig, path)

@@ -159,6 +159,8 @@ def test_the_model_cards_quality_check_sees_a_copied_training_set(tmp_path, caps
     w = 8 * (64 + 2) + 2                                # 24 samples beside the 24 photos of the set (all of
     assert beside.shape == (14 + 3 * 66 + 2, 2 * w + 16, 3)   # them, drawn in order): the same two grids
     assert np.array_equal(beside[14:, :w], beside[14:, w + 16:]) and beside[14:, :w].std() > 10
+    spread = np.asarray(Image.open(tmp_path / "q" / "copied-spread.png").convert("RGB"))
+    assert spread.shape[1] > 2 * spread.shape[0] and spread.std() > 10      # four histogram panels side by side
 
     assert main(["measure", "--model", "faces64", "--real", train_set, "--quality", "--n", "24", "--seed", "500",
                  "--json"]) == 0
