@@ -194,7 +194,8 @@ def plot_descriptor_spread(real: np.ndarray, samples: np.ndarray, path: str, tit
         bins = np.linspace(min(r.min(), s.min()), max(r.max(), s.max()), 30)
         ax.hist(r, bins, density=True, alpha=0.5, color="#2ca02c", label=f"real photos ({len(r)})")
         ax.hist(s, bins, density=True, alpha=0.5, color="#1f77b4", label=f"samples ({len(s)})")
-        ax.set_title(f"direction {rank + 1}: samples reach {s.var() / r.var():.2f} of the variance", fontsize=9)
+        share = s.var() / r.var() if r.var() > 0 else float("nan")   # photos all alike: no share to give
+        ax.set_title(f"direction {rank + 1}: samples reach {share:.2f} of the variance", fontsize=9)
         ax.set_yticks([])
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper right", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(title or "dlib descriptors along the real photos' main directions", fontsize=10, x=0.01, ha="left")
