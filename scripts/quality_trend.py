@@ -61,7 +61,7 @@ def labelled(kimg: np.ndarray, x: np.ndarray, spacing: float = 1.05) -> list[int
     """Which points get a value label: the first, the last and the lowest always; any other only
     when its kimg is at least `spacing` times the labelled one before it and the next always-
     labelled one is at least `spacing` times its own (on the log axis, closer labels overlap)."""
-    forced = sorted({0, len(kimg) - 1, int(np.argmin(x))})
+    forced = {0, len(kimg) - 1, int(np.argmin(x))}
     out = []
     for i in range(len(kimg)):
         nxt = min((f for f in forced if f > i), default=None)
