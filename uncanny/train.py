@@ -69,6 +69,9 @@ class TrainConfig:
     channel_max: int | None = option(256, "widest layer", check=positive_or_none)
     channel_base: int | None = option(8192, "widths min(channel_base / res, channel_max): 4-32 px 256, 64 px 128",
                                       check=positive_or_none)
+    mbstd_group: int = option(4, "D's minibatch-stddev group: how many samples' spread D sees at once (StyleGAN2 "
+                              "uses 4; NVIDIA's small-image config the whole batch); no weights depend on it, so "
+                              "it may change on --resume", check=positive)
     lr: float = option(0.0025, check=positive)
     r1_gamma: float = option(0.05, "R1 penalty weight on reals", check=non_negative)
     d_reg_every: int = option(16, "lazy R1 every N steps", cli=False, check=positive)
@@ -106,7 +109,7 @@ class TrainConfig:
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
-    BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4}
+    BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4, "mbstd_group": 4}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -374,7 +377,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
-                "channel_base": cfg.channel_base}
+                "channel_base": cfg.channel_base, "mbstd_group": cfg.mbstd_group}
     G, D = StyleGAN2.build(arch_cfg)
     G_ema, _ = StyleGAN2.build(arch_cfg)
     G_ema.load_state_dict(G.state_dict())

@@ -234,6 +234,20 @@ def test_noise_off_holds_strengths_at_zero_and_a_resume_records_the_change(tiny_
     assert groups["g"][0]["lr"] == lr0 / 4 and abs(groups["d"][0]["lr"] - lr0 / 4 * d_ratio) < 1e-12
 
 
+def test_minibatch_stddev_group_changes_on_resume_and_travels_with_the_snapshots(tiny_dataset, tmp_path):
+    """--mbstd-group changes no weights, so a run may take it up when resuming: the change is
+    recorded, and the snapshots' D (what foil and detect load) uses the new group."""
+    out = str(tmp_path / "run")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.02, **TINY), show_progress=False)
+    assert load_gan(os.path.join(out, "snapshots", "img-000020.safetensors"), need_d=True).D.stddev_group == 4
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.04, mbstd_group=4 * 2),
+                 show_progress=False)
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["recipe_changes"] == [{"step": 5, "mbstd_group": [4, 8]}] and run["arch"]["mbstd_group"] == 8
+    gan = load_gan(last, need_d=True)
+    assert gan.config["mbstd_group"] == 8 and gan.D.stddev_group == 8
+
+
 def test_training_is_reproducible_and_a_resumed_run_equals_an_uninterrupted_one(tiny_dataset, tmp_path):
     """Same command, same seed: bit-identical weights. Stopped after 5 steps and resumed: the
     same weights and log as 10 steps in one go (each step's randomness depends on (seed, step))."""

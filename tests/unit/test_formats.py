@@ -9,7 +9,7 @@ import torch
 
 from uncanny import adapters
 from uncanny.adapters import load_gan
-from uncanny.checkpoint import read_checkpoint
+from uncanny.checkpoint import read_checkpoint, save_checkpoint
 from uncanny.cli import main
 from uncanny.errors import UncannyError
 from uncanny.formats import Stub, _flat_state
@@ -48,6 +48,11 @@ def test_rosinality_checkpoint_loads_and_round_trips(rosinality_pt, tmp_path, ca
     for k, v in G.state_dict().items():
         assert torch.equal(again["g_ema"][k], v)
     assert vars(torch.load(back, weights_only=False)["args"])["size"] == 8
+    ck = read_checkpoint(ours)                      # a D with another minibatch-stddev group has no rosinality form
+    save_checkpoint(str(tmp_path / "g16.safetensors"), "stylegan2", dict(ck.config, mbstd_group=16), ck.state)
+    capsys.readouterr()
+    assert main(["convert", str(tmp_path / "g16.safetensors"), str(tmp_path / "g16.pt")]) == 2
+    assert "minibatch-stddev group is 16" in capsys.readouterr().err and not (tmp_path / "g16.pt").exists()
 
 
 def test_rosinality_without_d_samples_but_cannot_foil(rosinality_pt, tmp_path, capsys):

@@ -48,6 +48,27 @@ def test_stylegan2_discriminator_layout_matches_rosinality():
     assert sd["final_linear.1.weight"].shape == (1, 512)
 
 
+def test_minibatch_stddev_group_of_the_whole_batch_makes_d_permutation_equivariant():
+    """D sees each sample with the spread of its group: with the whole batch as one group,
+    reordering the batch only reorders the logits; with groups of 4 (the default), moving samples
+    between groups changes what each is judged with. Old configs without the key build groups of 4."""
+    torch.manual_seed(0)
+    cfg = dict(size=16, style_dim=32, n_mlp=2, channel_max=32, channel_base=256)
+    _, D4 = adapters.build("stylegan2", cfg)
+    _, D16 = adapters.build("stylegan2", dict(cfg, mbstd_group=16))
+    D16.load_state_dict(D4.state_dict())          # no weights depend on the group
+    assert D4.stddev_group == 4 and D16.stddev_group == 16
+    x = torch.randn(16, 3, 16, 16)
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(D16(x[perm]), D16(x)[perm], atol=1e-5)
+        assert not torch.allclose(D4(x[perm]), D4(x)[perm], atol=1e-3)
+        assert not torch.allclose(D16(x), D4(x), atol=1e-3)
+        assert D16(x[:6]).shape == (6, 1)         # a smaller batch: one group of all of it
+    with pytest.raises(ValueError, match="mbstd_group"):
+        adapters.build("stylegan2", dict(cfg, mbstd_group=0))
+
+
 def test_channel_max_and_base_choose_small_widths():
     assert S.channel_table(1, 128)[64] == 128 and S.channel_table(1, 128)[4] == 128
     t = S.channel_table(1, 256, 2048)

@@ -65,10 +65,11 @@ class StyleGAN2Config:
     channel_max: int | None = None
     lr_mlp: float = 0.01
     channel_base: int | None = None
+    mbstd_group: int = 4     # D's minibatch-stddev group (samples whose spread D sees together)
 
     def __post_init__(self):
         ints = {"size": (4, 1024), "style_dim": (1, 4096), "n_mlp": (0, 64), "channel_multiplier": (1, 8),
-                "channel_max": (1, 4096), "channel_base": (1, 1 << 20)}
+                "channel_max": (1, 4096), "channel_base": (1, 1 << 20), "mbstd_group": (1, 4096)}
         for name, (lo, hi) in ints.items():
             v = getattr(self, name)
             if v is None and name in ("channel_max", "channel_base"):
@@ -449,9 +450,14 @@ class ResBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """image (B, 3, size, size) -> logit (B, 1). Positive = judged real."""
+    """image (B, 3, size, size) -> logit (B, 1). Positive = judged real.
 
-    def __init__(self, size, channel_multiplier=2, blur_kernel=BLUR, channel_max=None, channel_base=None):
+    Its last block sees one extra channel: the standard deviation of the features over groups of
+    `mbstd_group` samples of the batch (rosinality and StyleGAN2 use 4; NVIDIA's small-image config
+    uses the whole batch), so D can tell a batch of samples that are too much alike."""
+
+    def __init__(self, size, channel_multiplier=2, blur_kernel=BLUR, channel_max=None, channel_base=None,
+                 mbstd_group=4):
         super().__init__()
         self.size = size
         ch = channel_table(channel_multiplier, channel_max, channel_base)
@@ -462,7 +468,7 @@ class Discriminator(nn.Module):
             convs.append(ResBlock(in_ch, out_ch, blur_kernel))
             in_ch = out_ch
         self.convs = nn.Sequential(*convs)
-        self.stddev_group, self.stddev_feat = 4, 1
+        self.stddev_group, self.stddev_feat = mbstd_group, 1
         self.final_conv = ConvLayer(in_ch + 1, ch[4], 3)
         self.final_linear = nn.Sequential(
             EqualLinear(ch[4] * 4 * 4, ch[4], activation="fused_lrelu"),
