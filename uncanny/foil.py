@@ -2,7 +2,7 @@
 ("Amplifying the Uncanny", Broad, Leymarie & Grierson 2020).
 
     uncanny foil --out runs/foil1                                  # default model, the paper's 2000 its
-    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.00013   # ~0.065 / iters
+    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.00012   # ~0.06 / iters
     uncanny foil --model faces64 --out runs/f3 --iters 300 --lr 0.0005 --lr-schedule constant
     uncanny foil --out runs/foil1 --resume                         # after an interruption
 
@@ -68,8 +68,8 @@ class FoilConfig:
                                "(default: the default model)")
     out: str = option("runs/foil", "run folder")
     iters: int = option(2000, "iterations", check=positive)
-    lr: float = option(3.2e-5, "Adam learning rate (with --lr-schedule ramp: its mean over the run); on the "
-                       "default model about 0.065 / iters shows the whole arc", check=positive)
+    lr: float = option(3e-5, "Adam learning rate (with --lr-schedule ramp: its mean over the run); on the "
+                       "default model about 0.06 / iters shows the whole arc", check=positive)
     lr_schedule: str = option("ramp", "constant, or ramp: the learning rate rises linearly from near 0 to "
                               "2 x --lr at the last iteration, so the run lingers while faces are lifelike and "
                               "speeds up towards collapse", choices=("constant", "ramp"))
@@ -148,19 +148,27 @@ class FoilResult:
 
 # ----------------------------------------------------------------------------- stages
 
-SAME_LAYOUT = 0.6  # sameness at which the samples count as one image (a collapse): see STAGE_RULES
+# Sameness (the mean correlation of the fixed seeds' 8x8 thumbnails; faces start near 0.2) that
+# counts once it has risen SAME_RISE above its start. SAME_SHARED: the samples share one layout,
+# G is converging on one pattern D calls fake (0.53-0.64 for the red clown face every sample of
+# faces64v2's 359.4 kimg state turns into while each keeps its own shape). SAME_ONE: one image
+# remains, a collapse (0.79 for the single high-contrast pattern a bare run on the 214.8 kimg state
+# ended on, drawn at slightly shifted places). See STAGE_RULES.
+SAME_SHARED, SAME_ONE, SAME_RISE = 0.5, 0.7, 0.2
 
-STAGE_RULES = """\
+STAGE_RULES = f"""\
 Each snapshot is labelled from the metrics of the fixed-seed samples:
   collapse     one image remains: diversity has fallen to 25% of its starting value or less,
                or the samples share one layout (sameness, the mean correlation of their 8x8
-               thumbnails, at least 0.6 and 0.2 above its start; faces start near 0.2)
+               thumbnails, at least {SAME_ONE} and {SAME_RISE} above its start; faces start near 0.2)
   convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
                its fall before collapse (G is settling on what D calls fake), or the gradient
                norm has grown past 10x its starting value (the explosion the paper describes),
                or dlib finds faces in under 10% of the seeds it found them in at the start (what
-               is left is what D calls fake); the fall is measured up to the first collapsed row,
-               because a collapsing generator's logits explode by orders of magnitude
+               is left is what D calls fake), or the samples share a layout (sameness at least
+               {SAME_SHARED} and {SAME_RISE} above its start: one pattern drawn into every face);
+               the fall is measured up to the first collapsed row, because a collapsing
+               generator's logits explode by orders of magnitude
   divergence   otherwise: G is moving away from realism, D has not yet dropped half way
 Peak uncanny: the snapshot that maximises fakeness x survival, where fakeness is the fraction
 of D's fall before collapse already covered and survival is the face-detection rate relative to the start
@@ -196,7 +204,11 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
         div = val(r, "diversity")
         same = val(r, "sameness")
         return (not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
-                or (same >= SAME_LAYOUT and not same < same0 + 0.2))
+                or (same >= SAME_ONE and not same < same0 + SAME_RISE))
+
+    def shared_layout(r):
+        same = val(r, "sameness")
+        return same >= SAME_SHARED and not same < same0 + SAME_RISE
 
     ordered = [by_iter[i] for i in sorted(by_iter)]
     before = next((k for k, r in enumerate(ordered) if collapsed(r)), len(ordered))
@@ -219,7 +231,7 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
         if collapsed(r):
             stage = "collapse"
         elif (fakeness >= 0.5 or (math.isfinite(g) and math.isfinite(g0) and g0 > 0 and g > 10 * g0)
-              or (math.isfinite(faces0) and faces0 > 0 and last_face < 0.1 * faces0)):
+              or (math.isfinite(faces0) and faces0 > 0 and last_face < 0.1 * faces0) or shared_layout(r)):
             stage = "convergence"
         else:
             stage = "divergence"

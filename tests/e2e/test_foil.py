@@ -248,8 +248,37 @@ def test_one_shared_layout_is_a_collapse_even_when_pixels_stay_diverse():
     assert label_stages(alike, [0, 1000, 2000])[0][2000] == "convergence"
 
 
+def test_a_layout_shared_by_every_face_is_convergence_and_one_image_is_collapse():
+    """Snapshot rows of two runs on faces64v2's 359.4 kimg state. The demo's setting (hinge, ramp
+    3e-4, 200 iterations): at 125 every face has turned into the same red clown face, each keeping
+    its own shape (sameness 0.53, faces still found in 12 of 16): convergence, by the shared
+    layout alone. The bare 2000-iteration run: at 1500 the clown face again (sameness 0.64, faces
+    gone), convergence and not collapse; at 2000 one white image."""
+    demo = [(0, 1.0, -0.1581, 0.36469, 0.2115, 10.527), (25, 1.0, -0.20774, 0.36328, 0.2118, 14.401),
+            (50, 1.0, -0.65217, 0.35842, 0.2168, 11.261), (75, 0.8125, -1.692, 0.35491, 0.2797, 8.0228),
+            (100, 0.875, -2.8132, 0.34366, 0.3856, 8.1817), (125, 0.75, -4.3799, 0.33897, 0.5319, 5.7643),
+            (150, 0.0, -330.25, 0.24173, 0.5446, 252.03), (175, 0.0, -265490.0, 0.0, 0.0, 89639.0),
+            (200, 0.0, -31856000.0, 0.0, 0.0, float("nan"))]
+    bare = [(0, 1.0, -0.1581, 0.36469, 0.2115, 10.527), (250, 1.0, -0.19688, 0.36395, 0.2122, 9.4754),
+            (500, 0.9375, -0.57452, 0.35998, 0.2179, 10.588), (750, 0.875, -1.6193, 0.35713, 0.2677, 8.4407),
+            (1000, 0.9375, -2.6836, 0.3527, 0.3598, 4.9571), (1500, 0.0625, -18.595, 0.37456, 0.6417, 19.539),
+            (2000, 0.0, -6847.9, 0.0, 0.0, float("nan"))]
+
+    def rows(table):
+        return [{"iter": i, "face_rate": f, "d_fixed": d, "diversity": v, "sameness": m, "grad_norm": g}
+                for i, f, d, v, m, g in table]
+
+    stages, peak = label_stages(rows(demo), [t[0] for t in demo])
+    assert [stages[i] for i in (100, 125, 150, 175)] == ["divergence", "convergence", "convergence", "collapse"]
+    assert peak == 125
+    without = [{k: v for k, v in r.items() if k != "sameness"} for r in rows(demo)]
+    assert label_stages(without, [t[0] for t in demo])[0][125] == "divergence"   # the shared layout decided it
+    stages, peak = label_stages(rows(bare), [t[0] for t in bare])
+    assert [stages[i] for i in (1000, 1500, 2000)] == ["divergence", "convergence", "collapse"] and peak == 1000
+
+
 def test_exploding_logits_of_a_collapse_do_not_hide_convergence():
-    """Snapshot rows of a real run (faces64v2, hinge, ramp 3.5e-4, 200 iterations): after collapse
+    """Snapshot rows of a real run (faces64v2's 214.8 kimg state, hinge, ramp 3.5e-4, 200 iterations): after collapse
     D's logit runs to -3.5e7, which would make -51 at iteration 150 look like no fall at all."""
     table = [(0, 1.0, -1.4386, 0.36792, 17.717), (25, 1.0, -1.6654, 0.37384, 17.818), (50, 1.0, -2.7846, 0.3971, 11.243),
              (75, 1.0, -4.2272, 0.42007, 14.87), (100, 0.9375, -6.5968, 0.44595, 14.148),
