@@ -159,7 +159,7 @@ SAME_SHARED, SAME_ONE, SAME_RISE = 0.5, 0.7, 0.2
 STAGE_RULES = f"""\
 Each snapshot is labelled from the metrics of the fixed-seed samples:
   collapse     one image remains: diversity has fallen to 25% of its starting value or less,
-               or the samples share one layout (sameness, the mean correlation of their 8x8
+               or the samples are one layout (sameness, the mean correlation of their 8x8
                thumbnails, at least {SAME_ONE} and {SAME_RISE} above its start; faces start near 0.2)
   convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
                its fall before collapse (G is settling on what D calls fake), or the gradient

@@ -211,7 +211,7 @@ def write_rosinality(ck, out: str) -> None:
     if c.get("channel_base") or c.get("channel_max"):
         raise UncannyError(f"{ck.path}: custom channel widths (channel_base/channel_max) have no rosinality "
                            f"equivalent; rosinality's Generator could not load it")
-    if c.get("mbstd_group", 4) != 4:
+    if S2.StyleGAN2Config(**c).mbstd_group != 4:         # a config without the key: the default
         raise UncannyError(f"{ck.path}: D's minibatch-stddev group is {c['mbstd_group']}; rosinality's "
                            f"Discriminator always uses 4 and would judge differently")
     obj = {k: v for k, v in ck.state.items()}
