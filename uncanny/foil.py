@@ -198,17 +198,15 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     d0, div0, same0 = val(first, "d_fixed"), val(first, "diversity"), val(first, "sameness")
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
 
+    def layout_shared(r, level):   # sameness at least `level`, and risen SAME_RISE above its start
+        same = val(r, "sameness")
+        return same >= level and not same < same0 + SAME_RISE
+
     def collapsed(r):
         if r.get("diversity") in (None, ""):   # not observed at this iteration (--observe-every)
             return False
         div = val(r, "diversity")
-        same = val(r, "sameness")
-        return (not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
-                or (same >= SAME_ONE and not same < same0 + SAME_RISE))
-
-    def shared_layout(r):
-        same = val(r, "sameness")
-        return same >= SAME_SHARED and not same < same0 + SAME_RISE
+        return not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0) or layout_shared(r, SAME_ONE)
 
     ordered = [by_iter[i] for i in sorted(by_iter)]
     before = next((k for k, r in enumerate(ordered) if collapsed(r)), len(ordered))
@@ -231,7 +229,8 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
         if collapsed(r):
             stage = "collapse"
         elif (fakeness >= 0.5 or (math.isfinite(g) and math.isfinite(g0) and g0 > 0 and g > 10 * g0)
-              or (math.isfinite(faces0) and faces0 > 0 and last_face < 0.1 * faces0) or shared_layout(r)):
+              or (math.isfinite(faces0) and faces0 > 0 and last_face < 0.1 * faces0)
+              or layout_shared(r, SAME_SHARED)):
             stage = "convergence"
         else:
             stage = "divergence"
