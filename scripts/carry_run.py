@@ -138,7 +138,7 @@ def state(src, dst, rev=None, data=None):
         sd = {k[len(name) + 1:]: v.float() for k, v in tensors.items() if k.startswith(name + ".")}
         nets[name] = load_into(net, sd, resume, name)
     w_avg = StyleGAN2(nets["g_ema"], None, None, run["arch"], {}, dst).estimate_w_avg()
-    kimg = info["step"] * run["config"]["batch"] / 1000
+    kimg = info.get("nimg", info["step"] * run["config"]["batch"]) / 1000   # states before the count: one batch
     meta = {"provenance": {"trained_with": f"uncanny-lab {run.get('version')}", "data": run["config"]["data"],
                            "dataset_images": run.get("dataset_images"),
                            "exported_from": f"{src} at {rev or 'the working tree'} (carried: {info.get('carried')})"},

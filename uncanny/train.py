@@ -62,7 +62,8 @@ class TrainConfig:
     data: str = option(help="folder written by `uncanny data prepare`", positional=True)
     out: str = option(help="run folder")
     kimg: float = option(200.0, "training length in thousands of real images shown to D", check=positive)
-    batch: int = option(16, check=_batch_check)
+    batch: int = option(16, "real images per step; may change on --resume (the run counts images shown, "
+                        "so kimg, snapshot names and --kimg go on)", check=_batch_check)
     style_dim: int = option(256, "width of z and W", check=positive)
     n_mlp: int = option(2, "mapping network depth (NVIDIA's small-data configs use 2)", check=positive)
     channel_multiplier: int = option(1, cli=False, check=positive)
@@ -227,6 +228,9 @@ class Trainer:
                                                   if isinstance(m, NoiseInjection)]
         # APA: the swap probability and D's signs on its "real" rows gathered since p last moved
         self.apa_p, self.apa_signs = 0.0, torch.zeros(2, dtype=torch.float64)   # (sum of signs, count)
+        # real images shown to D so far, the run's clock (kimg); counted, not step * batch, so a
+        # resumed run may change its batch
+        self.nimg = 0
 
     def apa_state(self) -> torch.Tensor:
         return torch.cat([torch.tensor([self.apa_p], dtype=torch.float64), self.apa_signs])
@@ -315,9 +319,10 @@ class Trainer:
             self.mean_path_length, self.pl_val = mean, penalty.item()
 
         # ---- EMA of G
+        self.nimg += cfg.batch
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, (i + 1) * cfg.batch * cfg.ema_rampup)
+            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
         _accumulate(self.G_ema, G, 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": self.r1_val, "pl": self.pl_val,
                 "d_real": real_logit.mean().item(), "d_fake": fake_logit.mean().item(), "r_t": r_t,
@@ -334,13 +339,20 @@ def _seed_step(seed: int, step: int, rank: int) -> None:
     random.seed(s)
 
 
+def _recorded(run: RunFolder) -> dict:
+    """The recipe the run's run.json recorded (before this call rewrites it); {} for a new run."""
+    if not os.path.isfile(run.file("run.json")):
+        return {}
+    return {**TrainConfig.BEFORE_OPTION, **run.read_json("run.json").get("config", {})}
+
+
 def _recipe_changes(run: RunFolder, cfg: TrainConfig, step: int) -> list[dict]:
     """The run's record of recipe changes made when resuming, plus this call's, if any:
     [{"step": N, "field": [old, new]}, ...]."""
     if not (cfg.resume and os.path.isfile(run.file("run.json"))):
         return []
     old = run.read_json("run.json")
-    before, now = {**TrainConfig.BEFORE_OPTION, **old.get("config", {})}, asdict(cfg)
+    before, now = _recorded(run), asdict(cfg)
     skip = TrainConfig.PER_CALL + ("kimg", "snap")  # extending a run or its snapshot cadence is not a recipe change
     changed = {k: [before.get(k), v] for k, v in now.items() if k not in skip and before.get(k) != v}
     return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
@@ -390,6 +402,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     if cfg.resume and os.path.isfile(resume_path):
         info, extra = load_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt})
         step, t_spent = info["step"], info["seconds"]
+        # a state written before the count was kept: every step had the batch the run recorded
+        trainer.nimg = info.get("nimg", step * _recorded(run).get("batch", cfg.batch))
         if "mean_path_length" in extra:
             trainer.mean_path_length = extra["mean_path_length"]
         if "last_r1_pl" in extra:  # the regularisers' last values, as log.csv reports them
@@ -406,7 +420,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         licence = json.load(f).get("licence")  # travels with snapshots
     reals = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, H, W), in memory
     local_batch = cfg.batch // world
-    total_steps = math.ceil(cfg.kimg * 1000 / cfg.batch)
+    total_steps = step + math.ceil(max(0.0, cfg.kimg * 1000 - trainer.nimg) / cfg.batch)
     snap_steps = max(1, round(cfg.snap * 1000 / cfg.batch))
     sample_z = seed_z(range(cfg.n_sample), cfg.style_dim, device)
     run_info = {"config": asdict(cfg), "arch": arch_cfg, "version": __version__, "torch": torch.__version__,
@@ -425,8 +439,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         return x
 
     def snapshot(step_now):
-        kimg = step_now * cfg.batch / 1000
-        prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", step_now * cfg.batch)
+        kimg = trainer.nimg / 1000
+        prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", trainer.nimg)
         meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
                                "dataset_images": len(reals)},
                 "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
@@ -442,7 +456,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         path = run.snapshot_path(prefix, n)
         save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
-                   {"step": step_now, "seconds": t_spent},
+                   {"step": step_now, "seconds": t_spent, "nimg": trainer.nimg},
                    {"mean_path_length": trainer.mean_path_length,
                     "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64),
                     "apa": trainer.apa_state()})
@@ -480,11 +494,12 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                 out_of_time = bool(flag.item())
             if rank == 0:
                 if done % 10 == 0 or done == total_steps:
-                    spk = t_spent / max(done * cfg.batch / 1000, 1e-9)
-                    log_rows.append({"step": done, "kimg": f"{done * cfg.batch / 1000:.3f}",
+                    kimg = trainer.nimg / 1000
+                    spk = t_spent / max(kimg, 1e-9)
+                    log_rows.append({"step": done, "kimg": f"{kimg:.3f}",
                                      **{k: f"{stats[k]:.4f}" for k in LOG_COLUMNS[2:-1]}, "sec_per_kimg": f"{spk:.1f}"})
                     run.write_csv("log.csv", LOG_COLUMNS, log_rows)   # atomic: a kill never leaves half a row
-                    bar.set_postfix(kimg=f"{done * cfg.batch / 1000:.1f}", d=f"{stats['loss_d']:.3f}",
+                    bar.set_postfix(kimg=f"{kimg:.1f}", d=f"{stats['loss_d']:.3f}",
                                     g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
                 if done % snap_steps == 0 or done == total_steps or out_of_time:
                     last_path = snapshot(done)

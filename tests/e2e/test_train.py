@@ -248,6 +248,38 @@ def test_minibatch_stddev_group_changes_on_resume_and_travels_with_the_snapshots
     assert gan.config["mbstd_group"] == 8 and gan.D.stddev_group == 8
 
 
+def test_batch_changes_on_resume_and_the_run_counts_images_not_steps(tiny_dataset, tmp_path):
+    """A resumed run may change its batch: the run's clock is the real images shown, so kimg, the
+    snapshot names, log.csv and the length (--kimg) go on from where the run was, and the change
+    is recorded. A state written before the count was kept resumes at step x the recorded batch."""
+    from safetensors.torch import load_file, save
+    out = str(tmp_path / "run")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.02, **TINY), show_progress=False)   # 5 steps of 4
+    state = os.path.join(out, "resume.safetensors")
+    with safe_open(state, "pt") as f:
+        meta = json.loads(f.metadata()["uncanny_state"])
+    assert meta["info"]["nimg"] == 20
+    del meta["info"]["nimg"]                                  # as the states carried before the count
+    rewritten = save(load_file(state), metadata={"uncanny_state": json.dumps(meta)})
+    with open(state, "wb") as f:
+        f.write(rewritten)
+
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.06, batch=8), show_progress=False)
+    ck = read_checkpoint(last)
+    assert last.endswith("img-000060.safetensors")            # 20 + 5 steps of 8, not 10 x 8 = 80
+    assert ck.header["training"]["step"] == 10 and ck.header["training"]["batch"] == 8
+    assert abs(ck.header["training"]["kimg"] - 0.06) < 1e-12
+    with open(os.path.join(out, "log.csv")) as f:
+        assert [(int(r["step"]), r["kimg"]) for r in csv.DictReader(f)] == [(5, "0.020"), (10, "0.060")]
+    snaps = sorted(s for s in os.listdir(os.path.join(out, "snapshots")) if s.endswith(".safetensors"))
+    assert snaps == ["img-000020.safetensors", "img-000028.safetensors", "img-000044.safetensors",
+                     "img-000060.safetensors", "kimg-000000.safetensors"]   # every 2 steps of 8
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["recipe_changes"] == [{"step": 5, "batch": [4, 8]}]
+    again = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.06), show_progress=False)
+    assert again == last                                      # the length is reached: nothing left to train
+
+
 def test_training_is_reproducible_and_a_resumed_run_equals_an_uninterrupted_one(tiny_dataset, tmp_path):
     """Same command, same seed: bit-identical weights. Stopped after 5 steps and resumed: the
     same weights and log as 10 steps in one go (each step's randomness depends on (seed, step))."""
