@@ -71,6 +71,15 @@ def labelled(kimg: np.ndarray, x: np.ndarray, spacing: float = 1.05) -> list[int
     return out
 
 
+def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
+    """Which mark numbers drop below the top row: a line closer than `ratio` (on the log axis) to
+    the one before takes the other row from it; any other stays on the top row."""
+    low = []
+    for i, at in enumerate(ats):
+        low.append(not low[-1] if i and at / ats[i - 1] < ratio else False)
+    return low
+
+
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     """x = a * kimg**b, least squares in log-log: returns (a, b)."""
     b, log_a = np.polyfit(np.log(kimg), np.log(x), 1)
@@ -83,7 +92,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--fit", type=int, default=3, help="fit the power law to the last N measurements")
     ap.add_argument("--mark", action="append", default=[], metavar="KIMG:LABEL",
-                    help="a vertical line at a recipe change, e.g. --mark '191:lr 0.001' (repeatable)")
+                    help="a numbered vertical line at a recipe change, its label in the key, "
+                         "e.g. --mark '191:lr 0.001' (repeatable)")
     a = ap.parse_args()
     pts = read_points(a.prefix)
     if len(pts) < 2:
@@ -95,7 +105,7 @@ def main():
     fa, fb = fit_power_law(k[-n_fit:], x[-n_fit:])
     reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(10.5, 4.5))
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
     for i in labelled(k, x):   # crowded points keep their markers; the table beside has every value
@@ -110,18 +120,22 @@ def main():
         except ValueError:
             sys.exit(f"--mark {mark!r}: expected KIMG:LABEL, e.g. '191:lr 0.001'")
     marks.sort()
-    left_of_previous = False
-    for i, (at, label) in enumerate(marks):
-        # a label sits left of its line, or right of it when the line before is too close to share
-        left = not (i > 0 and at / marks[i - 1][0] < 1.1 and left_of_previous)
+    # each line gets a number at the top (staggered when lines crowd) and a key in the corner:
+    # full labels beside lines a few kimg apart overlap each other and the legend
+    for i, ((at, _), low) in enumerate(zip(marks, staggered([m[0] for m in marks])), 1):
         ax.axvline(at, color="grey", lw=0.8, ls="-.")
-        ax.annotate(label, (at, 14), rotation=90, fontsize=7, color="grey", ha="right" if left else "left",
-                    va="top", textcoords="offset points", xytext=(-2 if left else 2, 0))
-        left_of_previous = left
+        ax.annotate(str(i), (at, 14), fontsize=7, color="dimgrey", ha="center", va="bottom",
+                    textcoords="offset points", xytext=(0, -12 if low else 1),
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="grey", lw=0.5))
+    if marks:
+        ax.text(1.02, 0.0, "recipe changes\n" + "\n".join(f"{i}: {at:g} kimg, {label}"
+                                                          for i, (at, label) in enumerate(marks, 1)),
+                transform=ax.transAxes, fontsize=8, ha="left", va="bottom", color="dimgrey",
+                bbox=dict(boxstyle="round", fc="white", ec="lightgrey"))
     # extended to the 3x crossing when the fit falls; across the fitted points only when it does not
     kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]) if np.isfinite(reach) else k[-1], 50)
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
-            label=f"power law through the last {n_fit} (x ~ kimg^{fb:.2f})"
+            label=f"power law through the last {n_fit}\n(x ~ kimg^{fb:.2f})"
                   + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ": not falling"))
     ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
     ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
@@ -135,8 +149,9 @@ def main():
     ax.set_title(f"{os.path.basename(a.prefix)}: dlib-descriptor FD on 1,000 samples, x the real-vs-real floor",
                  fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # legend and key beside the plot
     fig.tight_layout()
+    fig.subplots_adjust(right=0.66)
     _save(fig, a.out)
     for p in pts:
         print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.1f}x  zeroed {p['zero_x_floor']:5.1f}x  "

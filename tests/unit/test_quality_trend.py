@@ -38,6 +38,13 @@ def test_labelled_spaces_the_labels_but_keeps_the_first_last_and_lowest():
     assert labelled(np.array([100.0, 101.0]), np.array([5.0, 4.0])) == [0, 1]   # both forced, however close
 
 
+def test_crowded_recipe_marks_alternate_rows():
+    staggered = load_script("quality_trend").staggered
+    # faces64v2's changes: 265 and 273 crowd, 327 and 345 crowd, 359 is near 345 (alternates back)
+    assert staggered([191, 265, 273, 327, 345, 359, 384]) == [False, False, True, False, True, False, False]
+    assert staggered([100, 101, 102, 103]) == [False, True, False, True] and staggered([]) == []
+
+
 def test_fit_power_law_recovers_its_exponent():
     k = np.array([100.0, 200.0, 400.0])
     a, b = load_script("quality_trend").fit_power_law(k, 50.0 * k ** -0.5)
