@@ -1,7 +1,7 @@
 """Screenshots of every studio page for the README (docs/images/studio-*.png), taken in Debian's
 chromium through Playwright against a studio serving copies of real runs.
 
-    python scripts/studio_screenshots.py --foil runs/demo --project runs/edit-demo/project
+    python scripts/studio_screenshots.py --foil runs/demo --project runs/project
 
 The analysis page is shown with simulated answers (random ratings from 12 scripted participants,
 said in its caption in the README): no people have taken the study yet.
@@ -26,11 +26,11 @@ OUT = "docs/images"
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--foil", default="runs/demo")
-    ap.add_argument("--project", default="runs/edit-demo/project")
+    ap.add_argument("--project", default="runs/project")
     a = ap.parse_args()
     root = tempfile.mkdtemp(prefix="uncanny-shots-")
     shutil.copytree(a.foil, os.path.join(root, "demo"), ignore=shutil.ignore_patterns(".lock", "frames"))
-    shutil.copytree(a.project, os.path.join(root, "hopper"), ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(a.project, os.path.join(root, "faces"), ignore=shutil.ignore_patterns(".lock"))
     with running(root) as url:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -38,11 +38,11 @@ def main():
             page.goto(url + "/?token=tk")
             page.screenshot(path=f"{OUT}/studio-index.png")
             page.goto(url + "/runs/demo")
-            page.fill("#slider", "1")                   # the suggested peak of the demo
+            page.fill("#slider", str(page.evaluate("snaps.findIndex(x => x.iter === peak)")))   # the suggested peak
             page.dispatch_event("#slider", "input")
             page.wait_for_function("document.getElementById('grid').naturalWidth > 0")
             page.screenshot(path=f"{OUT}/studio-foil.png", full_page=True)
-            page.goto(url + "/runs/hopper")
+            page.goto(url + "/runs/faces")
             page.screenshot(path=f"{OUT}/studio-project.png", full_page=True)
             page.goto(url + "/study")
             page.check("input[value=demo]")
