@@ -112,6 +112,7 @@ def state(src, dst, rev=None, data=None):
     from uncanny import adapters
     from uncanny.adapters.stylegan2 import StyleGAN2
     from uncanny.checkpoint import load_into, save_checkpoint
+    from uncanny.train import images_shown
     resume, run_json = os.path.join(src, "resume.safetensors"), os.path.join(src, "run.json")
     with tempfile.TemporaryDirectory() as tmp:
         if rev:
@@ -138,7 +139,7 @@ def state(src, dst, rev=None, data=None):
         sd = {k[len(name) + 1:]: v.float() for k, v in tensors.items() if k.startswith(name + ".")}
         nets[name] = load_into(net, sd, resume, name)
     w_avg = StyleGAN2(nets["g_ema"], None, None, run["arch"], {}, dst).estimate_w_avg()
-    kimg = info.get("nimg", info["step"] * run["config"]["batch"]) / 1000   # states before the count: one batch
+    kimg = images_shown(info, run["config"]["batch"]) / 1000
     meta = {"provenance": {"trained_with": f"uncanny-lab {run.get('version')}", "data": run["config"]["data"],
                            "dataset_images": run.get("dataset_images"),
                            "exported_from": f"{src} at {rev or 'the working tree'} (carried: {info.get('carried')})"},

@@ -119,14 +119,18 @@ class TrainConfig:
         `--resume` alone continues the run as it was started, whatever the defaults are now)."""
         run = RunFolder(out, "train")
         if resume and os.path.isfile(run.file("run.json")):
-            recorded = run.read_json("run.json").get("config")
-            if not isinstance(recorded, dict):
+            run_info = run.read_json("run.json")
+            if not isinstance(run_info.get("config"), dict):
                 raise UncannyError(f"{run.file('run.json')}: no recorded config; cannot resume")
             names = {f.name for f in dataclasses.fields(cls)}
-            base = {k: v for k, v in recorded.items() if k in names and k not in cls.PER_CALL}
-            base = {**cls.BEFORE_OPTION, **base}
+            base = {k: v for k, v in cls.recorded(run_info).items() if k in names and k not in cls.PER_CALL}
             return cls(data=data, out=out, resume=True, **{**base, **given})
         return cls(data=data, out=out, resume=resume, **given)
+
+    @classmethod
+    def recorded(cls, run_info: dict) -> dict:
+        """The recipe a run's run.json recorded, with BEFORE_OPTION for the keys it predates."""
+        return {**cls.BEFORE_OPTION, **run_info.get("config", {})}
 
     def validate(self):
         validate(self)
@@ -339,20 +343,18 @@ def _seed_step(seed: int, step: int, rank: int) -> None:
     random.seed(s)
 
 
-def _recorded(run: RunFolder) -> dict:
-    """The recipe the run's run.json recorded (before this call rewrites it); {} for a new run."""
-    if not os.path.isfile(run.file("run.json")):
-        return {}
-    return {**TrainConfig.BEFORE_OPTION, **run.read_json("run.json").get("config", {})}
+def images_shown(info: dict, recorded_batch: int) -> int:
+    """Real images a resume state's run had shown D: its count, or for a state written before
+    the count was kept, step x the batch its run.json recorded (every step had that batch)."""
+    return info.get("nimg", info["step"] * recorded_batch)
 
 
-def _recipe_changes(run: RunFolder, cfg: TrainConfig, step: int) -> list[dict]:
-    """The run's record of recipe changes made when resuming, plus this call's, if any:
-    [{"step": N, "field": [old, new]}, ...]."""
-    if not (cfg.resume and os.path.isfile(run.file("run.json"))):
+def _recipe_changes(old: dict, cfg: TrainConfig, step: int) -> list[dict]:
+    """The run's record of recipe changes made when resuming (`old`: its run.json as it was, {} for
+    a new run), plus this call's, if any: [{"step": N, "field": [old, new]}, ...]."""
+    if not old:
         return []
-    old = run.read_json("run.json")
-    before, now = _recorded(run), asdict(cfg)
+    before, now = TrainConfig.recorded(old), asdict(cfg)
     skip = TrainConfig.PER_CALL + ("kimg", "snap")  # extending a run or its snapshot cadence is not a recipe change
     changed = {k: [before.get(k), v] for k, v in now.items() if k not in skip and before.get(k) != v}
     return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
@@ -378,6 +380,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     run = RunFolder(cfg.out, "train", sources=(cfg.data,))
     if rank == 0:
         run.check(cfg.resume, cfg.overwrite)      # refuse early; nothing is deleted yet
+    # the run.json being resumed, read before rank 0 rewrites it
+    old_run = run.read_json("run.json") if cfg.resume and os.path.isfile(run.file("run.json")) else {}
     data = load_dataset(cfg.data)
     res = data.shape[1]
     if res & (res - 1) or res < 8:
@@ -402,8 +406,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     if cfg.resume and os.path.isfile(resume_path):
         info, extra = load_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt})
         step, t_spent = info["step"], info["seconds"]
-        # a state written before the count was kept: every step had the batch the run recorded
-        trainer.nimg = info.get("nimg", step * _recorded(run).get("batch", cfg.batch))
+        trainer.nimg = images_shown(info, TrainConfig.recorded(old_run).get("batch", cfg.batch))
         if "mean_path_length" in extra:
             trainer.mean_path_length = extra["mean_path_length"]
         if "last_r1_pl" in extra:  # the regularisers' last values, as log.csv reports them
@@ -464,7 +467,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
 
     log_rows = []
     if rank == 0:
-        run_info["recipe_changes"] = _recipe_changes(run, cfg, step)
+        run_info["recipe_changes"] = _recipe_changes(old_run, cfg, step)
         run.write_json("run.json", run_info)
         if step == 0:
             snapshot(0)
