@@ -178,9 +178,11 @@ def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, t
                 state.setdefault(int(idx), {})[key] = v
         # The moments come from the file; the hyperparameters (lr, betas) stay those the optimiser
         # was built with from the run's recipe, so a recipe changed on resume takes effect.
+        # Moments are kept by parameter position; how the parameters are grouped (one group, or
+        # the mapping network apart with its own learning rate) may differ between file and run.
         saved, built = meta["param_groups"][name], opt.state_dict()["param_groups"]
-        if [g["params"] for g in saved] != [g["params"] for g in built]:
-            raise UncannyError(f"{path}: the {name} optimiser state does not fit (parameter groups differ)")
+        if [i for g in saved for i in g["params"]] != [i for g in built for i in g["params"]]:
+            raise UncannyError(f"{path}: the {name} optimiser state does not fit (its parameters differ)")
         opt.load_state_dict({"state": state, "param_groups": built})
     extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
     return meta["info"], extra

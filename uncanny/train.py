@@ -74,6 +74,9 @@ class TrainConfig:
                               "uses 4; NVIDIA's small-image config the whole batch); no weights depend on it, so "
                               "it may change on --resume", check=positive)
     lr: float = option(0.0025, check=positive)
+    mapping_lr: float = option(1.0, "the mapping network's learning rate as a multiple of --lr (on top of StyleGAN's "
+                               "lr_mlp 0.01, which keeps it near its random start for a run this short); no "
+                               "weights depend on it, so it may change on --resume", check=positive)
     r1_gamma: float = option(0.05, "R1 penalty weight on reals", check=non_negative)
     d_reg_every: int = option(16, "lazy R1 every N steps", cli=False, check=positive)
     pl_weight: float = option(0.0, "path-length regulariser weight (StyleGAN2 uses 2; 0 turns it off: it "
@@ -110,7 +113,8 @@ class TrainConfig:
     # Settings a call may change when it resumes a run; everything else is the run's recipe.
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
-    BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4, "mbstd_group": 4}
+    BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4, "mbstd_group": 4,
+                     "mapping_lr": 1.0}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -222,7 +226,8 @@ class Trainer:
         self.low_precision = autocast_for(device, cfg.precision)
         d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy-regularisation corrections
         g_ratio = cfg.g_reg_every / (cfg.g_reg_every + 1) if cfg.pl_weight > 0 else 1.0
-        self.g_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr * g_ratio, betas=(0.0, 0.99 ** g_ratio))
+        self.g_opt = torch.optim.Adam(g_param_groups(G, cfg.lr * g_ratio, cfg.mapping_lr),
+                                      betas=(0.0, 0.99 ** g_ratio))
         self.d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
         self.mean_path_length = torch.zeros(())
         self.r1_val = self.pl_val = 0.0
@@ -333,6 +338,18 @@ class Trainer:
                 "apa_p": self.apa_p, "skipped": self.skipped}
 
 
+def g_param_groups(G, lr: float, mapping_lr: float) -> list[dict]:
+    """G's Adam groups: the mapping network at lr x mapping_lr, the rest at lr. The groups list G's
+    parameters in G.parameters()' order (the mapping network is G's first module), so a resume
+    state's moments, kept by position, fit whatever the multiplier was when they were written."""
+    params = list(G.named_parameters())
+    n_map = sum(1 for name, _ in params if name.startswith("style."))
+    if any(not name.startswith("style.") for name, _ in params[:n_map]):
+        raise ValueError("the mapping network's parameters must come first in G.parameters()")
+    return [{"params": [p for _, p in params[:n_map]], "lr": lr * mapping_lr},
+            {"params": [p for _, p in params[n_map:]], "lr": lr}]
+
+
 def _seed_step(seed: int, step: int, rank: int) -> None:
     """Seed every generator a step draws from (torch: latents, reals, flips, augmentation, noise;
     Python's random: the style-mixing crossover) from (seed, step, rank) alone, so the same
@@ -367,6 +384,13 @@ def _log_upto(run: RunFolder, step: int) -> list[dict]:
     return [{k: r.get(k) or "" for k in LOG_COLUMNS} for r in rows]
 
 
+def initial_weights(arch_cfg: dict, seed: int):
+    """A new run's G and D before their first step: a pure function of (architecture, seed), so
+    how far training has moved a run's weights can be measured (scripts/weight_drift.py)."""
+    torch.manual_seed(seed)
+    return StyleGAN2.build(arch_cfg)
+
+
 def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     """Run (or resume) training; returns the path of the last snapshot."""
     cfg.validate()
@@ -390,11 +414,10 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     resume_path = run.file("resume.safetensors")
     if rank == 0:
         run.open(cfg.resume, cfg.overwrite, subdirs=(SNAPSHOT_DIR, SAMPLES_DIR))
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
                 "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
                 "channel_base": cfg.channel_base, "mbstd_group": cfg.mbstd_group}
-    G, D = StyleGAN2.build(arch_cfg)
+    G, D = initial_weights(arch_cfg, cfg.seed)   # identical on every rank
     G_ema, _ = StyleGAN2.build(arch_cfg)
     G_ema.load_state_dict(G.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device).eval()

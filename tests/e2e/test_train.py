@@ -176,6 +176,12 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
         assert r.returncode == 0, r.stderr
     assert os.path.getsize(os.path.join(carried, "resume.safetensors")) < \
         0.6 * os.path.getsize(os.path.join(out, "resume.safetensors"))
+    from safetensors.torch import load_file
+    packed = load_file(os.path.join(carried, "resume.safetensors"))
+    full = load_file(os.path.join(out, "resume.safetensors"))
+    assert {v.dtype for k, v in packed.items() if k.startswith("g.convs.")} == {torch.float16}
+    mapping = [k for k in packed if k.startswith(("g.style.", "g_ema.style."))]
+    assert mapping and all(torch.equal(packed[k], full[k]) for k in mapping)   # exact: it moves less than float16's step
     r = subprocess.run([sys.executable, script, "unpack", carried, other], capture_output=True, text=True)
     assert r.returncode != 0 and "already at step" in r.stderr  # never goes back over a newer state
     last = train(TrainConfig.for_call(tiny_dataset, other, resume=True, kimg=0.06), show_progress=False)
@@ -356,3 +362,43 @@ def test_apa_run_stopped_between_two_moves_of_p_resumes_as_if_never_stopped(tiny
     assert -1 <= float(rows[0][-1]["r_t"]) <= 1
     from PIL import Image
     assert Image.open(tmp_path / "a" / "curves.png").size[0] > 1500   # a fourth panel: r_t and p
+
+
+def test_mapping_lr_moves_the_mapping_faster_and_resumes_states_grouped_either_way(tiny_dataset, tmp_path):
+    """--mapping-lr multiplies the mapping network's learning rate only: resumed at 30x, the
+    mapping moves far more in 5 steps than resumed as it was, the synthesis about as much. A
+    state written when G's optimiser was one group (before the option) resumes into two."""
+    from safetensors.torch import load_file, save
+
+    def moved(path, start, prefix):
+        ck = read_checkpoint(path).state["g"]
+        keys = [k for k in ck if k.startswith(prefix)]
+        return float(sum((ck[k] - start[k]).norm() ** 2 for k in keys) ** 0.5)
+
+    first = str(tmp_path / "first")
+    snap = train(TrainConfig.for_call(tiny_dataset, first, kimg=0.02, **TINY), show_progress=False)
+    start = read_checkpoint(snap).state["g"]
+    state = os.path.join(first, "resume.safetensors")
+    with safe_open(state, "pt") as f:
+        meta = json.loads(f.metadata()["uncanny_state"])
+    groups = meta["param_groups"]["g"]
+    assert len(groups) == 2 and groups[0]["lr"] == groups[1]["lr"]      # mapping at 1 x --lr
+    meta["param_groups"]["g"] = [{**groups[1], "params": groups[0]["params"] + groups[1]["params"]}]
+    one_group = save(load_file(state), metadata={"uncanny_state": json.dumps(meta)})
+
+    ends = {}
+    for mult in (1.0, 30.0):
+        out = str(tmp_path / f"x{mult:g}")
+        shutil.copytree(first, out)
+        with open(os.path.join(out, "resume.safetensors"), "wb") as f:
+            f.write(one_group)
+        given = {} if mult == 1.0 else {"mapping_lr": mult}
+        ends[mult] = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.04, **given),
+                           show_progress=False)
+    run = json.load(open(os.path.join(tmp_path / "x30", "run.json")))
+    assert run["recipe_changes"] == [{"step": 5, "mapping_lr": [1.0, 30.0]}]
+    assert json.load(open(os.path.join(tmp_path / "x1", "run.json"))).get("recipe_changes", []) == []
+    mapping = [moved(ends[m], start, "style.") for m in (1.0, 30.0)]
+    synthesis = [moved(ends[m], start, "convs.") for m in (1.0, 30.0)]
+    assert mapping[1] > 10 * mapping[0] > 0
+    assert 0.5 < synthesis[1] / synthesis[0] < 2

@@ -1,0 +1,92 @@
+"""How far training has moved each part of a StyleGAN2 generator: its mapping network (z -> w),
+its synthesis convolutions and its toRGB layers, as the relative distance ||W - W0|| / ||W0||
+from the run's own random start (rebuilt from run.json's architecture and seed) and from the
+snapshot before. StyleGAN's mapping network learns at 1/100 of the rate of the rest (lr_mlp 0.01);
+in a run of a few hundred kimg it may never leave its random start, which this shows.
+
+    python scripts/weight_drift.py runs/faces64v2 runs/faces64v2/snapshots/kimg-000{275,310,415}.safetensors
+
+Reads G_ema's weights (what sampling uses); --net g for the trained G itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from uncanny.checkpoint import read_checkpoint  # noqa: E402
+from uncanny.errors import UncannyError  # noqa: E402
+from uncanny.runs import RunFolder  # noqa: E402
+from uncanny.train import TrainConfig, initial_weights  # noqa: E402
+
+PARTS = {"mapping": "style.", "synthesis": "convs.", "to_rgb": "to_rgbs."}
+
+
+def relative_distance(a: dict, b: dict, prefix: str) -> float:
+    """||a - b|| / ||b|| over the floating-point tensors whose names start with prefix."""
+    keys = [k for k in b if k.startswith(prefix) and b[k].is_floating_point()]
+    if not keys:
+        raise ValueError(f"no weights named {prefix}*")
+    num = sum(float((a[k].float() - b[k].float()).pow(2).sum()) for k in keys)
+    den = sum(float(b[k].float().pow(2).sum()) for k in keys)
+    return (num / den) ** 0.5
+
+
+def shapes(sd: dict) -> dict:
+    return {k: tuple(v.shape) for k, v in sd.items()}
+
+
+def drift_rows(start: dict, snapshots: list[tuple[str, dict]]) -> list[dict]:
+    """One row per snapshot: each part's distance from the start and from the previous snapshot."""
+    rows, prev = [], None
+    for name, sd in snapshots:
+        row = {"snapshot": name}
+        for part, prefix in PARTS.items():
+            row[f"{part}_from_start"] = relative_distance(sd, start, prefix)
+            row[f"{part}_from_prev"] = relative_distance(sd, prev, prefix) if prev is not None else None
+        rows.append(row)
+        prev = sd
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", help="the training run folder (its run.json gives the architecture and seed)")
+    ap.add_argument("snapshots", nargs="+", help="snapshots of that run, in training order")
+    ap.add_argument("--net", choices=("g_ema", "g"), default="g_ema")
+    args = ap.parse_args(argv)
+    try:
+        run = RunFolder(args.run, "train").read_json("run.json")
+        if "arch" not in run:
+            raise UncannyError(f"{os.path.join(args.run, 'run.json')}: no recorded architecture")
+        G0, _ = initial_weights(run["arch"], TrainConfig.recorded(run).get("seed", 0))
+        start = G0.state_dict()
+        snaps = []
+        for path in args.snapshots:
+            state = read_checkpoint(path).state
+            if args.net not in state:
+                raise UncannyError(f"{path}: no {args.net} weights in this file")
+            if shapes(state[args.net]) != shapes(start):
+                raise UncannyError(f"{path}: not a snapshot of this run's architecture ({args.run})")
+            snaps.append((path, state[args.net]))
+    except UncannyError as e:
+        print(e, file=sys.stderr)
+        return 2
+    rows = drift_rows(start, snaps)
+    print("| snapshot | " + " | ".join(f"{p} from start | {p} from previous" for p in PARTS) + " |")
+    print("|---" * (1 + 2 * len(PARTS)) + "|")
+    for r in rows:
+        cells = [os.path.basename(r["snapshot"])]
+        for p in PARTS:
+            prev = r[f"{p}_from_prev"]
+            cells += [f"{r[f'{p}_from_start']:.4f}", "" if prev is None else f"{prev:.5f}"]
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
