@@ -74,9 +74,9 @@ class TrainConfig:
                               "uses 4; NVIDIA's small-image config the whole batch); no weights depend on it, so "
                               "it may change on --resume", check=positive)
     lr: float = option(0.0025, check=positive)
-    mapping_lr: float = option(1.0, "the mapping network's learning rate as a multiple of --lr (on top of StyleGAN's "
-                               "lr_mlp 0.01, which keeps it near its random start for a run this short); no "
-                               "weights depend on it, so it may change on --resume", check=positive)
+    mapping_lr: float = option(1.0, "the mapping network's learning rate as a multiple of --lr, on top of StyleGAN's "
+                               "lr_mlp 0.01 (at 1, a run of a few hundred kimg leaves the mapping near its random "
+                               "start); no weights depend on it, so it may change on --resume", check=positive)
     r1_gamma: float = option(0.05, "R1 penalty weight on reals", check=non_negative)
     d_reg_every: int = option(16, "lazy R1 every N steps", cli=False, check=positive)
     pl_weight: float = option(0.0, "path-length regulariser weight (StyleGAN2 uses 2; 0 turns it off: it "
