@@ -30,7 +30,7 @@ from .data import load_dataset
 from .errors import UncannyError
 from .metrics import diversity, frechet, frechet_parts
 from .media import from_uint8
-from .options import in_unit_interval, non_negative, option, positive, validate
+from .options import non_negative, option, positive, up_to_two, validate
 from .util import resolve_device, seed_z
 
 
@@ -42,6 +42,8 @@ def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float =
     from .media import to_uint8
     dev = resolve_device(device)
     gan = load_gan(model, device=dev)
+    if truncation > 1 and gan.arch != "stylegan2":
+        raise UncannyError(f"{gan.path}: truncation above 1 needs a StyleGAN2, not {gan.arch}")
     if zero_noise and gan.arch != "stylegan2":
         raise UncannyError(f"{gan.path}: zeroing the noise inputs needs a StyleGAN2, not {gan.arch}")
     z = seed_z(range(seed, seed + n), gan.z_dim, dev)
@@ -72,7 +74,7 @@ def memorisation(sample_desc: np.ndarray, real_desc: np.ndarray, percentile: flo
 
 
 def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, device: str | None = None,
-            show_progress: bool = True) -> dict:
+            show_progress: bool = True, truncation: float = 1.0) -> dict:
     """The model card's measurements (see the module docstring). Returns numbers plus, under
     "pairs", the 8 samples closest to a training image as (sample uint8, real uint8, distance), and
     under "beside", (the first 64 samples, 64 training photos drawn at random, a caption) and under
@@ -85,11 +87,11 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     perm = np.random.RandomState(0).permutation(len(real_desc))
     floor = frechet(real_desc[perm[:half]], real_desc[perm[half:2 * half]])
     bar.update()
-    out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "real_images": len(real_imgs), "real_faces": len(real_desc),
-           "floor": floor}
-    imgs = generate_uint8(model, n, seed, device=device)
+    out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "truncation": truncation, "real_images": len(real_imgs),
+           "real_faces": len(real_desc), "floor": floor}
+    imgs = generate_uint8(model, n, seed, truncation, device=device)
     desc, keep = faces.descriptors_with_index(imgs)
-    zero_imgs = generate_uint8(model, n, seed, device=device, zero_noise=True)
+    zero_imgs = generate_uint8(model, n, seed, truncation, device=device, zero_noise=True)
     same = bool(np.array_equal(zero_imgs, imgs))   # noise strengths at zero: the same images, described once
     zero_desc, zero_keep = (desc, keep) if same else faces.descriptors_with_index(zero_imgs)
     for key, (im, d, k) in (("samples", (imgs, desc, keep)), ("zero_noise", (zero_imgs, zero_desc, zero_keep))):
@@ -107,7 +109,8 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     out["pairs"] = pairs
     # the first 64 samples beside 64 training photos drawn at random (fixed draw): the README's figure
     show = np.sort(np.random.RandomState(1).choice(len(real_imgs), min(64, len(real_imgs)), replace=False))
-    out["beside"] = (imgs[:64], real_imgs[show], f"samples, seeds {seed}-{seed + min(n, 64) - 1}")
+    out["beside"] = (imgs[:64], real_imgs[show], f"samples, seeds {seed}-{seed + min(n, 64) - 1}"
+                                        + (f", psi {truncation:g}" if truncation != 1 else ""))
     out["spread"] = (real_desc, desc)   # the descriptors, drawn along the real set's main directions
     return out
 
@@ -145,7 +148,8 @@ class MeasureConfig:
     real: str | None = option(None, "prepared real dataset for the Frechet descriptor distance")
     n: int = option(256, "images to measure", check=positive)
     seed: int = option(0, "first sample seed", check=non_negative)
-    truncation: float = option(1.0, "truncation psi", check=in_unit_interval)
+    truncation: float = option(1.0, "truncation psi; above 1 (StyleGAN2 only) pushes w away from the mean: with "
+                               "--quality, a check of whether the samples are too alike", check=up_to_two)
     floor: bool = option(False, "with --folder: real-vs-real, two disjoint halves of the dataset (up to --n each)")
     quality: bool = option(False, "the model card's check (needs --real): Frechet distance as a multiple of the "
                                   "real-vs-real floor, the same with every noise input zeroed, memorisation "
@@ -216,7 +220,8 @@ def measure(cfg: MeasureConfig) -> dict:
         if cfg.folder is not None or cfg.floor or not cfg.real:
             raise UncannyError("--quality measures a model's samples against --real (a prepared dataset); "
                                "--folder and --floor do not apply")
-        q = quality(cfg.model, cfg.real, cfg.n, cfg.seed, cfg.device, show_progress=not cfg.json)
+        q = quality(cfg.model, cfg.real, cfg.n, cfg.seed, cfg.device, show_progress=not cfg.json,
+                    truncation=cfg.truncation)
         if cfg.out:
             return write_quality(q, cfg.out, cfg.model)
         return {k: v for k, v in q.items() if k not in PICTURES}

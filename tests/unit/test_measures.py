@@ -167,6 +167,13 @@ def test_the_model_cards_quality_check_sees_a_copied_training_set(tmp_path, caps
     other = json.loads(capsys.readouterr().out)
     assert other["memorisation"]["share"] < 0.2 and other["samples"]["x_floor"] > 0.5
 
+    # --truncation applies to the check (it was ignored): pushed away from the mean w, the same
+    # seeds are no longer the copies
+    assert main(["measure", "--model", "faces64", "--real", train_set, "--quality", "--n", "24", "--seed", "0",
+                 "--truncation", "1.5", "--json"]) == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert pushed["truncation"] == 1.5 and pushed["samples"]["frechet_descriptor"] > 1e-3
+
 
 def test_quality_refuses_what_does_not_apply(tmp_path):
     from uncanny.cli import main

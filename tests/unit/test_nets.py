@@ -184,6 +184,9 @@ def test_generate_is_deterministic_and_truncation_pulls_to_mean():
     gan.w_avg = gan.estimate_w_avg(256)
     mean_img = gan.generate(z, truncation=1e-6)
     assert (mean_img[0] - mean_img[1]).abs().max() < 1e-4  # psi -> 0: every z gives the mean face
+    with torch.no_grad():                                # psi 2: twice as far from the mean w
+        pushed = gan.synthesize("w", gan.w_avg + 2 * (G.style(z) - gan.w_avg))
+    assert (gan.generate(z, truncation=2.0) - pushed).abs().max() < 1e-5
 
 
 def test_gan_face_generate_weights_load_into_our_dcgan():

@@ -52,6 +52,7 @@ def test_train_options_left_out_parse_as_none_so_resume_keeps_the_recipe():
     (["sample", "--truncation", "nan"], "--truncation nan"),
     (["project", "x.jpg", "--face", "-1"], "--face -1: must be zero or more"),
     (["measure", "--n", "0"], "--n 0"),
+    (["measure", "--truncation", "2.5"], "--truncation 2.5: must be in (0, 2]"),
 ])
 def test_bad_option_values_are_one_line_errors_naming_the_option(argv, needle, capsys, tmp_path):
     assert main(argv + (["--out", str(tmp_path / "o")] if argv[0] in ("foil", "project") else [])) == 2

@@ -29,8 +29,8 @@ class StyleGAN2(GAN):
         return self.G.style(z)
 
     def generate(self, z, truncation=1.0, noise=None):
-        if truncation < 1 and self.w_avg is None:
-            raise ValueError("truncation < 1 needs w_avg (the mean W latent)")
+        if truncation != 1 and self.w_avg is None:
+            raise ValueError("truncation other than 1 needs w_avg (the mean W latent)")
         img, _ = self.G([z], truncation=truncation, truncation_latent=self.w_avg, noise=noise,
                         randomize_noise=False)
         return img

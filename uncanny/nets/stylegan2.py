@@ -364,7 +364,7 @@ class Generator(nn.Module):
         if noise is None:
             noise = ([None] * self.num_layers if randomize_noise else
                      [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)])
-        if truncation < 1:
+        if truncation != 1:   # psi < 1 pulls towards the mean w, psi > 1 pushes away from it
             styles = [truncation_latent + truncation * (s - truncation_latent) for s in styles]
 
         if len(styles) < 2:
