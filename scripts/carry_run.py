@@ -11,9 +11,10 @@ relative, well under one Adam step of the synthesis network), except G's mapping
 float32: it learns at 1/100 of the rate (StyleGAN's lr_mlp 0.01) and moves less in a session than
 float16's step, so rounding it at every carry put most of it back where the session found it
 (72-75% of its weights, faces64v2 381.9 -> 415.1 kimg); it is 1.5% of the weights. Then the step,
-clock and RNG state, the mean path length, log.csv, run.json and the sample grids. It drops the optimiser moments: with Adam betas (0, 0.99)
-the first moment is just the last gradient and the second is re-estimated within ~100 steps
-(bias correction makes the first steps normalised ones), so a resumed run goes on as before.
+clock and RNG state, the mean path length, log.csv, run.json and the sample grids. It drops the
+optimiser moments: with Adam betas (0, 0.99) the first moment is just the last gradient and the
+second is re-estimated within ~100 steps (bias correction makes the first steps normalised ones),
+so a resumed run goes on as before.
 Snapshots are not carried (ship the ones worth keeping with scripts/ship_model.py).
 
 `unpack` refuses to overwrite a run folder that already has a newer state.

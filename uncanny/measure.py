@@ -109,8 +109,8 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     out["pairs"] = pairs
     # the first 64 samples beside 64 training photos drawn at random (fixed draw): the README's figure
     show = np.sort(np.random.RandomState(1).choice(len(real_imgs), min(64, len(real_imgs)), replace=False))
-    out["beside"] = (imgs[:64], real_imgs[show], f"samples, seeds {seed}-{seed + min(n, 64) - 1}"
-                                        + (f", psi {truncation:g}" if truncation != 1 else ""))
+    caption = f"samples, seeds {seed}-{seed + min(n, 64) - 1}" + (f", psi {truncation:g}" if truncation != 1 else "")
+    out["beside"] = (imgs[:64], real_imgs[show], caption)
     out["spread"] = (real_desc, desc)   # the descriptors, drawn along the real set's main directions
     return out
 
