@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.checkpoint import read_checkpoint  # noqa: E402
 from uncanny.errors import UncannyError  # noqa: E402
