@@ -39,12 +39,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
 from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR  # noqa: E402
 from uncanny.util import atomic_write_bytes  # noqa: E402
 
 NETS = ("g.", "g_ema.", "d.")
 FILES = ("log.csv", "run.json")
-FULL_PRECISION = ("g.style.", "g_ema.style.")   # the mapping network (see the docstring)
+FULL_PRECISION = ("g." + MAPPING, "g_ema." + MAPPING)   # the mapping network (see the docstring)
 
 
 def _info(path):

@@ -27,14 +27,15 @@ TARGET = 3.0
 
 
 def read_points(prefix: str) -> list[dict]:
-    """[{kimg, x_floor, zero_x_floor, face_rate, memorisation}] sorted by kimg, from PREFIX-kimgNNN.json."""
+    """[{kimg, x_floor, zero_x_floor, face_rate, memorisation, spread}] sorted by kimg, from PREFIX-kimgNNN.json."""
     pts = []
     for path in glob.glob(prefix + "-kimg*.json"):
         m = re.search(r"-kimg(\d+)\.json$", path)
         q = json.load(open(path))
         pts.append({"kimg": int(m.group(1)), "x_floor": q["samples"]["x_floor"],
                     "zero_x_floor": q["zero_noise"]["x_floor"], "face_rate": q["samples"]["face_rate"],
-                    "memorisation": q["memorisation"]["share"]})
+                    "memorisation": q["memorisation"]["share"],
+                    "spread": q["samples"].get("descriptor_spread", float("nan"))})
     return sorted(pts, key=lambda p: p["kimg"])
 
 
@@ -71,6 +72,21 @@ def labelled(kimg: np.ndarray, x: np.ndarray, spacing: float = 1.05) -> list[int
     return out
 
 
+def drop_overlapping(fig, texts: list, keep: list[int], pad: float = 2.0) -> None:
+    """Remove the value labels that would touch one already kept, as drawn (crowded points keep
+    their markers; the printed table has every value). Labels in `keep` go first, then the rest
+    from the right (the latest states are the ones read)."""
+    renderer = fig.canvas.get_renderer()
+    order = list(dict.fromkeys(keep + list(range(len(texts) - 1, -1, -1))))
+    placed = []
+    for i in order:
+        box = texts[i].get_window_extent(renderer).expanded(1.0, 1.0).padded(pad)
+        if any(box.overlaps(b) for b in placed):
+            texts[i].remove()
+        else:
+            placed.append(box)
+
+
 def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
     """Which mark numbers drop below the top row: a line closer than `ratio` (on the log axis) to
     the one before takes the other row from it; any other stays on the top row."""
@@ -78,6 +94,36 @@ def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
     for i, at in enumerate(ats):
         low.append(not low[-1] if i and at / ats[i - 1] < ratio else False)
     return low
+
+
+def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]]) -> None:
+    """The last stretch on linear axes, every value labelled: the distance (left axis) and, on the
+    right axis, the spread (the samples' share of the real descriptors' variance) and the face rate."""
+    k = np.array([p["kimg"] for p in pts], float)
+    x = np.array([p["x_floor"] for p in pts])
+    ax.plot(k, x, "o-", color="#1f77b4", label="FD / floor (left)")
+    for kk, xx, i in zip(k, x, range(len(k))):   # alternately above and below: states sit 5 kimg apart
+        ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="center",
+                    xytext=(0, 6) if i % 2 == 0 else (0, -7), va="bottom" if i % 2 == 0 else "top")
+    ax.axhline(TARGET, color="green", lw=1)
+    ax.set_ylim(min(TARGET, x.min()) - 0.1, x.max() + 0.15)
+    ax.set_ylabel("FD / floor")
+    ax.set_xlabel("kimg (linear)")
+    for i, (at, _) in enumerate(marks, 1):
+        if k[0] <= at <= k[-1]:
+            ax.axvline(at, color="grey", lw=0.8, ls="-.")
+            ax.annotate(str(i), (at, 1.0), xycoords=("data", "axes fraction"), fontsize=7, color="dimgrey",
+                        ha="center", va="top", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="grey", lw=0.5))
+    right = ax.twinx()
+    right.plot(k, [p["spread"] for p in pts], "^-", color="#9467bd", ms=4, label="spread (right)")
+    right.plot(k, [p["face_rate"] for p in pts], "v-", color="#8c564b", ms=4, label="face rate (right)")
+    right.set_ylim(0.6, 1.0)
+    right.set_ylabel("share")
+    lines = ax.get_lines()[:1] + right.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
+    ax.set_title(f"the last {k[-1] - k[0]:.0f} kimg, linear: the distance beside the spread and the face rate",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
 
 
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -91,6 +137,9 @@ def main():
     ap.add_argument("prefix", help="e.g. docs/quality/faces64v2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fit", type=int, default=3, help="fit the power law to the last N measurements")
+    ap.add_argument("--zoom", type=float, metavar="KIMG",
+                    help="a second panel, linear, of the states from KIMG on: the distance with every value, "
+                         "and the two things read beside it (the spread, the face rate)")
     ap.add_argument("--mark", action="append", default=[], metavar="KIMG:LABEL",
                     help="a numbered vertical line at a recipe change, its label in the key, "
                          "e.g. --mark '191:lr 0.001' (repeatable)")
@@ -105,13 +154,17 @@ def main():
     fa, fb = fit_power_law(k[-n_fit:], x[-n_fit:])
     reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
 
-    fig, ax = plt.subplots(figsize=(10.5, 4.5))
+    zoom = [p for p in pts if p["kimg"] >= a.zoom] if a.zoom is not None else []
+    if a.zoom is not None and len(zoom) < 2:
+        sys.exit(f"--zoom {a.zoom:g}: fewer than two measurements from there on")
+    if zoom:
+        fig, (ax, az) = plt.subplots(2, 1, figsize=(10.5, 8), gridspec_kw=dict(height_ratios=[4.5, 3.5]))
+    else:
+        fig, ax = plt.subplots(figsize=(10.5, 4.5))
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
-    for i in labelled(k, x):   # crowded points keep their markers; the table beside has every value
-        kk, xx = k[i], x[i]
-        ax.annotate(f"{xx:.1f}x" if xx >= 10 else f"{xx:.2f}x", (kk, xx), textcoords="offset points",
-                    fontsize=8, **label_side(x, i))
+    labels = [ax.annotate(f"{x[i]:.1f}x" if x[i] >= 10 else f"{x[i]:.2f}x", (k[i], x[i]),
+                          textcoords="offset points", fontsize=8, **label_side(x, i)) for i in labelled(k, x)]
     marks = []
     for mark in a.mark:
         at, _, label = mark.partition(":")
@@ -154,13 +207,16 @@ def main():
                  fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # legend and key beside the plot
+    if zoom:
+        zoom_panel(az, zoom, marks)
     fig.tight_layout()
     fig.subplots_adjust(right=0.66)
+    drop_overlapping(fig, labels, keep=[labelled(k, x).index(i) for i in (0, len(k) - 1, int(np.argmin(x)))])
     _save(fig, a.out)
     for p in pts:
-        print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.1f}x  zeroed {p['zero_x_floor']:5.1f}x  "
-              f"faces {p['face_rate']:.3f}  memorised {p['memorisation']:.1%}")
-    print(f"power law through the last {n_fit}: x = {fa:.1f} * kimg^{fb:.3f}; "
+        print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.2f}x  zeroed {p['zero_x_floor']:5.2f}x  "
+              f"faces {p['face_rate']:.3f}  spread {p['spread']:.3f}  memorised {p['memorisation']:.1%}")
+    print(f"power law through the last {n_fit}: x = {fa:.3g} * kimg^{fb:.3f}; "
           + (f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)" if np.isfinite(reach)
              else "not falling, so no 3x crossing to extend to"))
 

@@ -18,10 +18,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.checkpoint import read_checkpoint  # noqa: E402
 from uncanny.errors import UncannyError  # noqa: E402
+from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
 from uncanny.runs import RunFolder  # noqa: E402
 from uncanny.train import TrainConfig, initial_weights  # noqa: E402
 
-PARTS = {"mapping": "style.", "synthesis": "convs.", "to_rgb": "to_rgbs."}
+PARTS = {"mapping": MAPPING, "synthesis": "convs.", "to_rgb": "to_rgbs."}
 
 
 def relative_distance(a: dict, b: dict, prefix: str) -> float:

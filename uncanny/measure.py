@@ -38,15 +38,18 @@ def generate_uint8(model: str | None, n: int, seed: int = 0, truncation: float =
                    device: str | None = None, zero_noise: bool = False) -> np.ndarray:
     """Samples of seeds seed..seed+n-1 as (n, H, W, 3) uint8; `zero_noise` sets every noise
     input of a StyleGAN2 to zero (features that survive come from the styles)."""
+    return _samples(load_gan(model, device=resolve_device(device)), n, seed, truncation, zero_noise)
+
+
+def _samples(gan, n: int, seed: int, truncation: float, zero_noise: bool = False) -> np.ndarray:
+    """generate_uint8 on a loaded GAN (quality() draws twice from one load)."""
     from .adapters.stylegan2 import zero_noise as zeros
     from .media import to_uint8
-    dev = resolve_device(device)
-    gan = load_gan(model, device=dev)
     if truncation > 1 and gan.arch != "stylegan2":
         raise UncannyError(f"{gan.path}: truncation above 1 needs a StyleGAN2, not {gan.arch}")
     if zero_noise and gan.arch != "stylegan2":
         raise UncannyError(f"{gan.path}: zeroing the noise inputs needs a StyleGAN2, not {gan.arch}")
-    z = seed_z(range(seed, seed + n), gan.z_dim, dev)
+    z = seed_z(range(seed, seed + n), gan.z_dim, gan.device)
     out = []
     with torch.no_grad():
         for b in z.split(32):
@@ -89,9 +92,10 @@ def quality(model: str | None, real: str, n: int = 1000, seed: int = 7000, devic
     bar.update()
     out = {"n": n, "seeds": f"{seed}-{seed + n - 1}", "truncation": truncation, "real_images": len(real_imgs),
            "real_faces": len(real_desc), "floor": floor}
-    imgs = generate_uint8(model, n, seed, truncation, device=device)
+    gan = load_gan(model, device=resolve_device(device))
+    imgs = _samples(gan, n, seed, truncation)
     desc, keep = faces.descriptors_with_index(imgs)
-    zero_imgs = generate_uint8(model, n, seed, truncation, device=device, zero_noise=True)
+    zero_imgs = _samples(gan, n, seed, truncation, zero_noise=True)
     same = bool(np.array_equal(zero_imgs, imgs))   # noise strengths at zero: the same images, described once
     zero_desc, zero_keep = (desc, keep) if same else faces.descriptors_with_index(zero_imgs)
     for key, (im, d, k) in (("samples", (imgs, desc, keep)), ("zero_noise", (zero_imgs, zero_desc, zero_keep))):

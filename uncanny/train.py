@@ -42,7 +42,7 @@ from .checkpoint import load_state, save_checkpoint, save_state
 from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
-from .nets.stylegan2 import NoiseInjection
+from .nets.stylegan2 import MAPPING, NoiseInjection
 from .options import non_negative, on_off, option, positive, positive_or_none, validate
 from .plots import plot_train_log
 from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name
@@ -343,8 +343,8 @@ def g_param_groups(G, lr: float, mapping_lr: float) -> list[dict]:
     parameters in G.parameters()' order (the mapping network is G's first module), so a resume
     state's moments, kept by position, fit whatever the multiplier was when they were written."""
     params = list(G.named_parameters())
-    n_map = sum(1 for name, _ in params if name.startswith("style."))
-    if any(not name.startswith("style.") for name, _ in params[:n_map]):
+    n_map = sum(1 for name, _ in params if name.startswith(MAPPING))
+    if any(not name.startswith(MAPPING) for name, _ in params[:n_map]):
         raise ValueError("the mapping network's parameters must come first in G.parameters()")
     return [{"params": [p for _, p in params[:n_map]], "lr": lr * mapping_lr},
             {"params": [p for _, p in params[n_map:]], "lr": lr}]

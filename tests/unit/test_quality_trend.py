@@ -75,3 +75,27 @@ def test_script_draws_the_trend_and_refuses_a_bad_mark(tmp_path):
     r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--fit", "2"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "not falling" in r.stdout and "3x near" not in r.stdout
+
+
+def test_drop_overlapping_keeps_the_forced_label_and_any_clear_one():
+    from uncanny.plots import plt
+    drop = load_script("quality_trend").drop_overlapping
+    fig, ax = plt.subplots()
+    texts = [ax.text(0.5, 0.5, "3.44x"), ax.text(0.502, 0.5, "3.46x"), ax.text(0.1, 0.1, "7.40x")]
+    drop(fig, texts, keep=[0])
+    assert [t.axes is not None for t in texts] == [True, False, True]   # the one on top of a kept label goes
+    plt.close(fig)
+
+
+def test_zoom_panel_needs_two_states_from_its_start(tmp_path):
+    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
+        _write(tmp_path / f"run-kimg{kimg}.json", x)
+    out = tmp_path / "trend.png"
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--zoom", "200"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+    assert Image.open(out).size[1] > 700   # the second panel makes the figure taller (8 in, not 4.5)
+    bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--zoom", "250"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--zoom 250" in bad.stderr and "Traceback" not in bad.stderr

@@ -301,6 +301,9 @@ class ToRGB(nn.Module):
         return out
 
 
+MAPPING = "style."   # the name prefix of the Generator's mapping network's parameters (z -> w)
+
+
 class Generator(nn.Module):
     """z (B, style_dim) -> mapping MLP -> w -> synthesis -> image (B, 3, size, size)."""
 
