@@ -26,13 +26,15 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny import faces  # noqa: E402
 from uncanny.adapters import load_gan  # noqa: E402
-from uncanny.edit import conditioned, edit_w_plus, load_directions  # noqa: E402
+from uncanny.edit import ApplyConfig, conditioned, edit_w_plus, load_directions, strengths  # noqa: E402
 from uncanny.judges import ATTRIBUTES, SCORES, SECOND_JUDGES, judge  # noqa: E402
 from uncanny.media import grid, label, save_png, to_uint8, upscale  # noqa: E402
 from uncanny.plots import plt  # noqa: E402
 from uncanny.util import atomic_write_text, seed_z  # noqa: E402
 
-STRENGTHS = np.arange(-6, 7, 2, dtype=float)   # in sigma: W's own spread along the direction
+# in sigma, W's own spread along the direction: `uncanny edit apply`'s default range (-3..+3 in 7).
+# faces64v2's W spreads twice as far along gender and yaw as faces64's, and at +-6 half its faces break.
+STRENGTHS = strengths(ApplyConfig.__dataclass_fields__["strengths"].default)
 SET_AMOUNT = 0.5                                  # identity drift where the attribute moved this many std
 CONDITION = {"gender": ("age",), "age": ("gender",)}   # others: ("gender", "age")
 
@@ -61,7 +63,7 @@ def identity_drift(imgs):
     return out
 
 
-def measure(gan, d, seeds, label_std):
+def measure(gan, d, seeds, label_std, show):
     """Per direction (plain and conditioned): mean scores per strength and identity drift."""
     results = {}
     for name in [n for n in d.names if n in ATTRIBUTES]:
@@ -90,7 +92,7 @@ def measure(gan, d, seeds, label_std):
                 "s_star": float(s_star),
                 "drift_at_s_star": float(np.interp(s_star, STRENGTHS, drift_mean)) if np.isfinite(s_star) else float("nan"),
                 "face_rate": float(s["face_found"].mean()),
-                "example": imgs[:2]}
+                "example": imgs[[seeds.index(v) for v in show]]}
             print(f"{name:<11} {variant:<11} monotone {results[(name, variant)]['monotone']}  "
                   f"moved {results[(name, variant)]['moved_std']:+.2f} std", flush=True)
     return results
@@ -125,7 +127,7 @@ def heatmaps(results, label_std, path):
     plt.close(fig)
 
 
-def strip(results, path):
+def strip(results, path, show):
     rows = []
     for (name, variant), r in results.items():
         if variant != "plain":
@@ -133,7 +135,7 @@ def strip(results, path):
         k = max(1, 80 // r["example"].shape[2])
         both = [im for seed_imgs in r["example"][:2] for im in seed_imgs]
         rows.append(label(grid(np.stack([upscale(i, k) for i in both]), ncol=len(both)),
-                          f"{name}: two held-out seeds, strength {STRENGTHS[0]:+.0f} ... {STRENGTHS[-1]:+.0f} sigma"))
+                          f"{name}: held-out seeds {', '.join(map(str, show))}, strength {STRENGTHS[0]:+.0f} ... {STRENGTHS[-1]:+.0f} sigma"))
     save_png(path, np.concatenate(rows, axis=0))
 
 
@@ -142,6 +144,8 @@ def main():
     ap.add_argument("--attr", required=True)
     ap.add_argument("--sefa", required=True)
     ap.add_argument("--seeds", type=int, default=48)
+    ap.add_argument("--show", default="50006,50007",
+                    help="the two held-out seeds the strip shows (picked by eye for intact faces, a man and a woman)")
     ap.add_argument("--doc", default="docs/EDITING.md")
     ap.add_argument("--images", default="docs/images")
     ap.add_argument("--timing", default="", help="a line on how long finding the directions took")
@@ -152,9 +156,15 @@ def main():
     labels = np.load(os.path.join(a.attr, "labels.npz"))
     label_std = {s: float(np.nanstd(labels[s])) if s in labels.files else float("nan") for s in SCORES}
     seeds = list(range(50_000, 50_000 + a.seeds))            # held out: directions were fitted on seeds 0 ...
-    results = measure(gan, d, seeds, label_std)
+    try:
+        show = [int(v) for v in a.show.split(",")]
+    except ValueError:
+        sys.exit(f"--show {a.show}: expected two seeds like 50006,50007")
+    if len(show) != 2 or not set(show) <= set(seeds):
+        sys.exit(f"--show {a.show}: expected two of the held-out seeds 50000-{seeds[-1]}")
+    results = measure(gan, d, seeds, label_std, show)
     heatmaps(results, label_std, os.path.join(a.images, "edit-entanglement.png"))
-    strip(results, os.path.join(a.images, "edit-attributes.png"))
+    strip(results, os.path.join(a.images, "edit-attributes.png"), show)
     cos = (sefa.vectors @ d.vectors.t()).abs().numpy()
 
     lines = ["# Editing: directions measured", "",
@@ -163,9 +173,9 @@ def main():
              f"{labels['face_found'].mean():.1%}), the top and bottom share of each judge's scores; measured "
              f"here on {len(seeds)} other seeds (50000-{50000 + len(seeds) - 1}) at strengths "
              f"{', '.join(f'{v:+.0f}' for v in STRENGTHS)} "
-             f"(standard deviations of W along the direction). The faces64 samples are blurred, so the judges "
-             f"read faces that a person would call damaged; the numbers say what the directions do to what "
-             f"the judges measure.", "",
+             f"(standard deviations of W along the direction, `uncanny edit apply`'s default range). The judges "
+             f"read the images as they are, so the numbers say what the directions do to what the judges "
+             f"measure; the strip below shows what they do to a face.", "",
              "Reproduce:", "", "```",
              f"uncanny edit find --method attribute --samples {len(labels['face_found'])} --out {a.attr}",
              f"uncanny edit find --method sefa --out {a.sefa}",
@@ -215,7 +225,9 @@ def main():
             lines.append(f"| {n} | " + " | ".join(f"{v:+.2f}" for v in row) + " |")
         lines.append("")
     lines += ["![entanglement](images/edit-entanglement.png)", "",
-              "![the attribute directions on one held-out seed](images/edit-attributes.png)", "",
+              f"Each direction on two held-out seeds ({', '.join(map(str, show))}, picked by eye for intact "
+              f"unedited faces, a man and a woman: `--show`), from {STRENGTHS[0]:+.0f} to {STRENGTHS[-1]:+.0f} sigma:", "",
+              "![the attribute directions on two held-out seeds](images/edit-attributes.png)", "",
               "## SeFa against the attribute directions", "",
               "|cos| between SeFa's top directions (closed form, unsupervised) and the attribute directions.", "",
               "| SeFa | eigenvalue | " + " | ".join(d.names) + " |", "| --- | ---: |" + " ---: |" * len(d.names)]
