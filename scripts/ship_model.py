@@ -1,7 +1,9 @@
-"""Embed a training snapshot in the package as a named model (G_ema + D, float16).
+"""Embed a training snapshot in the package as a named model (G_ema + D, float16), or a detector
+run (`uncanny detector train`) as a named detector (float16, its detector.json beside it).
 
     python scripts/ship_model.py runs/faces64/snapshots/kimg-000060.safetensors faces64
     python scripts/ship_model.py runs/faces64/snapshots/kimg-000020.safetensors faces64-kimg020
+    python scripts/ship_model.py runs/detector detector64
 
 float16 halves the size (the shipped set must stay under 70 MB); loading casts back to float32.
 The raw G is dropped: foil starts from G_ema, and G_ema is what people sample.
@@ -12,8 +14,13 @@ import sys
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from safetensors import safe_open  # noqa: E402
+from safetensors.torch import save  # noqa: E402
+
 from uncanny.checkpoint import read_checkpoint, save_checkpoint  # noqa: E402
+from uncanny.detectors import WEIGHTS_DIR as DETECTORS_DIR  # noqa: E402
 from uncanny.registry import WEIGHTS_DIR  # noqa: E402
+from uncanny.util import atomic_write_bytes  # noqa: E402
 
 
 def ship(src: str, name: str) -> str:
@@ -29,6 +36,20 @@ def ship(src: str, name: str) -> str:
     return dst
 
 
+def ship_detector(run: str, name: str) -> str:
+    """A detector run's weights at float16 (its metadata kept) and its detector.json, as NAME."""
+    with safe_open(os.path.join(run, "detector.safetensors"), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: (f.get_tensor(k).half() if f.get_tensor(k).is_floating_point() else f.get_tensor(k))
+                   for k in f.keys()}
+    dst = os.path.join(DETECTORS_DIR, name + ".safetensors")
+    atomic_write_bytes(dst, save(tensors, metadata=meta))
+    with open(os.path.join(run, "detector.json"), "rb") as f:
+        atomic_write_bytes(os.path.join(DETECTORS_DIR, name + ".json"), f.read())
+    return dst
+
+
 if __name__ == "__main__":
-    out = ship(sys.argv[1], sys.argv[2])
+    is_detector = os.path.isfile(os.path.join(sys.argv[1], "detector.safetensors"))
+    out = (ship_detector if is_detector else ship)(sys.argv[1], sys.argv[2])
     print(out, f"{os.path.getsize(out) / 1e6:.1f} MB")

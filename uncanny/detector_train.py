@@ -1,7 +1,8 @@
 """Train a real/fake face detector from scratch: aligned CelebA photos against samples of the
-embedded models, their earlier training states, the snapshots of foil runs and the DCGAN.
+embedded models (faces64v2, faces64), faces64's earlier training states, the snapshots of foil runs
+and the DCGAN.
 
-    uncanny detector train --out runs/det                        # about 5 minutes on 2 cores
+    uncanny detector train --out runs/det                        # about 13 minutes on 2 cores
     uncanny detector train --out runs/det-nofoil --exclude foil  # leave one generator out
     uncanny detect face.png --detector runs/det
 
@@ -39,7 +40,7 @@ from .options import non_negative, option, positive, validate
 from .runs import SNAPSHOT_DIR, RunFolder, list_snapshots
 from .util import progress, seed_z
 
-GROUPS = ("faces64", "states", "foil", "dcgan")
+GROUPS = ("faces64v2", "faces64", "states", "foil", "dcgan")
 
 
 @dataclass
@@ -76,33 +77,39 @@ def _samples(gan: GAN, seeds) -> np.ndarray:
     return np.stack([prepare(im).aligned for im in raw])
 
 
+def _foiled(run: str) -> dict[int, str]:
+    """A foil run's snapshots after iteration 0 (iteration 0 is the model itself, a group of its own,
+    so leaving that model out leaves it out entirely)."""
+    return {it: p for it, p in list_snapshots(os.path.join(run, SNAPSHOT_DIR), "iter").items() if it > 0}
+
+
 def _foil_runs(cfg) -> list[str]:
     if cfg.foil_runs:
         runs = [r.strip() for r in cfg.foil_runs.split(",") if r.strip()]
     else:
+        from .demo import DEMO, demo
         from .detectors import CACHE
-        from .demo import demo
-        run = os.path.join(CACHE, "foil-demo")
-        if not list_snapshots(os.path.join(run, SNAPSHOT_DIR), "iter"):
+        run = os.path.join(CACHE, f"foil-demo-{DEMO['model']}")   # the demo of the default model of the day
+        if not _foiled(run):
             demo(run, show_progress=False)
         runs = [run]
     for r in runs:
-        if not list_snapshots(os.path.join(r, SNAPSHOT_DIR), "iter"):
-            raise UncannyError(f"--foil-runs {r}: not a foil run folder (no snapshots)")
+        if not _foiled(r):
+            raise UncannyError(f"--foil-runs {r}: not a foil run folder with snapshots after iteration 0")
     return runs
 
 
 def group_images(name: str, seeds: list[int], cfg) -> dict[str, np.ndarray]:
     """{generator: images} of one group for the given seeds (spread over the group's generators)."""
-    if name == "faces64":
-        gens = {"faces64": lambda: load_gan("faces64")}
+    if name in ("faces64v2", "faces64"):
+        gens = {name: lambda: load_gan(name)}
     elif name == "states":
         gens = {n: (lambda n=n: load_gan(n)) for n in ("faces64-kimg009", "faces64-kimg024")}
     elif name == "dcgan":
         gens = {"dcgan": dcgan_from_package}
     else:
         gens = {f"{os.path.basename(r.rstrip('/'))}/{it}": (lambda p=p: load_gan(p, which="g"))
-                for r in _foil_runs(cfg) for it, p in list_snapshots(os.path.join(r, SNAPSHOT_DIR), "iter").items()}
+                for r in _foil_runs(cfg) for it, p in _foiled(r).items()}
     share = np.array_split(np.asarray(seeds), len(gens))
     return {g: _samples(make(), list(s)) for (g, make), s in zip(gens.items(), share) if len(s)}
 
