@@ -163,8 +163,9 @@ def main():
         fig, ax = plt.subplots(figsize=(10.5, 4.5))
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
+    shown = labelled(k, x)
     labels = [ax.annotate(f"{x[i]:.1f}x" if x[i] >= 10 else f"{x[i]:.2f}x", (k[i], x[i]),
-                          textcoords="offset points", fontsize=8, **label_side(x, i)) for i in labelled(k, x)]
+                          textcoords="offset points", fontsize=8, **label_side(x, i)) for i in shown]
     marks = []
     for mark in a.mark:
         at, _, label = mark.partition(":")
@@ -211,7 +212,7 @@ def main():
         zoom_panel(az, zoom, marks)
     fig.tight_layout()
     fig.subplots_adjust(right=0.66)
-    drop_overlapping(fig, labels, keep=[labelled(k, x).index(i) for i in (0, len(k) - 1, int(np.argmin(x)))])
+    drop_overlapping(fig, labels, keep=[shown.index(i) for i in (0, len(k) - 1, int(np.argmin(x)))])
     _save(fig, a.out)
     for p in pts:
         print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.2f}x  zeroed {p['zero_x_floor']:5.2f}x  "
