@@ -169,8 +169,8 @@ def main():
             lines.append(f"| {g} ({path}) | {m['accuracy']:.3f} | {m['ap']:.3f} | {meta['test']['real']['accuracy']:.3f} |")
 
     lines += ["", "A group left out is gone from training, but the foil group is the demo's run of the default "
-                  "model: its snapshots from iteration 25 on are foiled faces64v2, close to it early in the run, so "
-                  "the faces64v2 row is not a test on a wholly unseen generator."]
+                  f"model: its snapshots from iteration 25 on are foiled {MODEL}, close to it early in the run, so "
+                  f"the {MODEL} row is not a test on a wholly unseen generator."]
 
     import shutil
     shutil.copy(os.path.join(a.foil_run, "curves.png"), os.path.join(a.images, "detect-foil-curves.png"))

@@ -14,13 +14,9 @@ import sys
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from safetensors import safe_open  # noqa: E402
-from safetensors.torch import save  # noqa: E402
-
 from uncanny.checkpoint import read_checkpoint, save_checkpoint  # noqa: E402
-from uncanny.detectors import WEIGHTS_DIR as DETECTORS_DIR  # noqa: E402
+from uncanny.detectors import WEIGHTS_DIR as DETECTORS_DIR, load_detector, save_detector  # noqa: E402
 from uncanny.registry import WEIGHTS_DIR  # noqa: E402
-from uncanny.util import atomic_write_bytes  # noqa: E402
 
 
 def ship(src: str, name: str) -> str:
@@ -37,15 +33,14 @@ def ship(src: str, name: str) -> str:
 
 
 def ship_detector(run: str, name: str) -> str:
-    """A detector run's weights at float16 (its metadata kept) and its detector.json, as NAME."""
-    with safe_open(os.path.join(run, "detector.safetensors"), "pt") as f:
-        meta = f.metadata()
-        tensors = {k: (f.get_tensor(k).half() if f.get_tensor(k).is_floating_point() else f.get_tensor(k))
-                   for k in f.keys()}
+    """A detector run as NAME, float16, written by the trainer's own `save_detector` (weights and
+    detector.json with the same record), its provenance added as `ship` adds a model's."""
+    det = load_detector(run)
+    meta = {k: v for k, v in det.meta.items() if k not in ("format", "version", "width")}   # save_detector's own
+    meta["shipped_from"] = f"uncanny detector train --out {run}"
+    meta["storage"] = "float16"
     dst = os.path.join(DETECTORS_DIR, name + ".safetensors")
-    atomic_write_bytes(dst, save(tensors, metadata=meta))
-    with open(os.path.join(run, "detector.json"), "rb") as f:
-        atomic_write_bytes(os.path.join(DETECTORS_DIR, name + ".json"), f.read())
+    save_detector(dst, det.net.half(), meta)
     return dst
 
 
