@@ -9,10 +9,10 @@
    mouth-opening correlation, dlib's identity distance to the source (plain and mirrored).
 2. The Olivetti faces: each person's ten photos as a driving sequence, driving CelebA photos.
 3. Frames per second of the warp on 2 cores, at 64 and 256 px.
-4. Generated and foiled faces (with --foil-run RUN): the warp on a faces64 sample and on a
-   sample of the run's first snapshot after iteration 0; the latent method through every
-   snapshot (the README's run: uncanny foil --out runs/foil-gentle --iters 120 --lr 0.0004
-   --snapshots 0,30,60,90,120 --faces-every 0 --seeds 0-7).
+4. Generated and foiled faces (with --foil-run RUN): the warp on a sample of the default model
+   and on the same seed through the run's snapshot a third of the way through; the latent method
+   through every snapshot (the README's run: `make demo`'s, runs/demo).
+The generated sources are the default model's seeds 1 and 2, picked by eye for intact faces.
 Writes docs/animation/*.png and prints the tables (Markdown) for docs/ANIMATION.md.
 """
 
@@ -31,10 +31,11 @@ from uncanny.animate import AnimateConfig, animate, load_source
 from uncanny.data import celeba_folder, olivetti_faces
 from uncanny.faces import load_image
 from uncanny.media import label, save_png, save_video
+from uncanny.registry import DEFAULT
 
 DRIVERS = ["000007.jpg", "000012.jpg", "000020.jpg"]
 PHOTO_SOURCES = ["000002.jpg", "000005.jpg", "000031.jpg", "000044.jpg"]
-GAN_SOURCES = [("faces64", 1), ("faces64", 4)]
+GAN_SOURCES = [(DEFAULT, 1), (DEFAULT, 2)]
 MOTIONS = {"jaw": 0.35, "nod": 0.4, "turn": 0.4}
 OLIVETTI_PEOPLE = [0, 1, 2, 5, 9, 13]
 
@@ -122,7 +123,7 @@ def main():
     print("| motion | source | landmark error (IOD) | a still image's | mouth-opening r | identity | mirrored | result face found |")
     print("|---|---|---|---|---|---|---|---|")
     for kind in MOTIONS:
-        for group, names in (("photos", [n for _, sd, n in sources if sd is None]), ("faces64 samples", [n for _, sd, n in sources if sd is not None])):
+        for group, names in (("photos", [n for _, sd, n in sources if sd is None]), (f"{DEFAULT} samples", [n for _, sd, n in sources if sd is not None])):
             ents = [table[(kind, d, n)] for d in DRIVERS for n in names]
             mt = np.concatenate([e["mouth_t"] for e in ents])
             mr = np.concatenate([e["mouth_r"] for e in ents])
@@ -168,7 +169,7 @@ def main():
     print("| frame size | warp only (frames/s) | with the per-frame measurement |\n|---|---|---|")
     torch.set_num_threads(2)
     for size in (64, 256):
-        src = load_source(AnimateConfig(source="faces64", driving="x", seed=1, size=size, out="x"))
+        src = load_source(AnimateConfig(source=DEFAULT, driving="x", seed=GAN_SOURCES[0][1], size=size, out="x"))
         targets = motion.known_motion(src.landmarks, "jaw", 0.35 * np.sin(np.linspace(0, np.pi, 24)))
         t0 = time.perf_counter()
         for t in targets:
@@ -183,22 +184,23 @@ def main():
         clip = clips[("jaw", DRIVERS[0])]
         frames = [np.asarray(f) for f in imageio.get_reader(clip, format="FFMPEG")]
         snaps = sorted(int(f[5:11]) for f in os.listdir(os.path.join(a.foil_run, "snapshots")) if f.endswith(".safetensors"))
-        early = snaps[1]
+        early = snaps[len(snaps) // 3]   # a third of the way through: foiled, faces kept
         print("\n## Generated and foiled faces (jaw clip)\n")
         print("| source | method | results with a face | landmark error (IOD) | a still image's | identity | mirrored | s/frame |")
         print("|---|---|---|---|---|---|---|---|")
         rows = []
-        for src, name in (("faces64", "faces64 seed 1"), (f"{a.foil_run}/{early}", f"foil snapshot {early}, seed 1")):
-            out = os.path.join(a.out, "gen-" + name.split()[0] + ("" if src == "faces64" else f"-{early}"))
-            s = run_one(out, src, clip, seed=1)
+        model, seed = GAN_SOURCES[0]
+        for src, name in ((model, f"{model} seed {seed}"), (f"{a.foil_run}/{early}", f"foil snapshot {early}, seed {seed}")):
+            out = os.path.join(a.out, "gen-" + name.split()[0] + ("" if src == model else f"-{early}"))
+            s = run_one(out, src, clip, seed=seed)
             rows.append(strip(out, frames, [0, 6, 12, 18]))
             print(f"| {name} | warp | {s.get('result_faces_found', '')}/{s['frames']} | {s['landmark_error']:.3f} | "
                   f"{s['still_error']:.3f} | {s['identity']:.2f} | {s['identity_mirror']:.2f} | {s['seconds_per_frame']:.2f} |")
         save_png(os.path.join(a.docs, "generated.png"), np.concatenate(rows, 0))
         out = os.path.join(a.out, "latent-arc")
-        s = run_one(out, "faces64", clip, seed=1, method="latent", run=a.foil_run, max_frames=12)
+        s = run_one(out, model, clip, seed=seed, method="latent", run=a.foil_run, max_frames=12)
         shutil.copy(os.path.join(out, "arc.png"), os.path.join(a.docs, "latent-arc.png"))
-        print(f"| faces64 seed 1 through {a.foil_run} | latent | {s.get('result_faces_found', '')}/{s['frames']} | "
+        print(f"| {model} seed {seed} through {a.foil_run} | latent | {s.get('result_faces_found', '')}/{s['frames']} | "
               f"{s['landmark_error']:.3f} | {s['still_error']:.3f} | {s['identity']:.2f} | {s['identity_mirror']:.2f} | "
               f"{s['seconds_per_frame']:.2f} |")
 
