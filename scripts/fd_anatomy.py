@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter
 from uncanny import faces, judges
 from uncanny.data import load_dataset
 from uncanny.measure import generate_uint8
+from uncanny.metrics import main_directions
 
 
 def high_frequency(images: np.ndarray) -> float:
@@ -49,8 +50,7 @@ def main():
     shift = sd.mean(0) - rd.mean(0)
     cov_r, cov_s = np.cov(rd.T), np.cov(sd.T)
     noise = np.trace(cov_r) / len(rd) + np.trace(cov_s) / len(sd)
-    w, v = np.linalg.eigh(cov_r)
-    w, v = w[::-1], v[:, ::-1]                      # main directions first
+    w, v = main_directions(rd)
     along = v.T @ shift
     print(f"mean term {shift @ shift:.4f} (sampling alone: {noise:.4f}); "
           f"share along the photos' 8 main directions {(along[:8] ** 2).sum() / (shift @ shift):.2f}")

@@ -86,6 +86,14 @@ def frechet_parts(a: np.ndarray, b: np.ndarray) -> dict:
             "spread": float(np.trace(np.cov(a, rowvar=False)) / tr_b) if tr_b > 0 else float("nan")}
 
 
+def main_directions(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The principal directions of a (N, D) set, largest variance first: (variances (D,),
+    directions (D, D) as columns). The "main directions" the spread plot and the FD's anatomy use."""
+    var, vec = np.linalg.eigh(np.cov(real, rowvar=False))   # ascending
+    order = np.argsort(var)[::-1]
+    return var[order], vec[:, order]
+
+
 def param_distance(model: torch.nn.Module, start: list[torch.Tensor]) -> float:
     """L2 distance of the model's parameters from a saved starting copy."""
     with torch.no_grad():

@@ -185,12 +185,12 @@ def plot_descriptor_spread(real: np.ndarray, samples: np.ndarray, path: str, tit
     `k` principal directions: one histogram pair per direction, titled with the samples' share of
     the real variance along it (1 = as varied as the photos). A narrow sample histogram is the
     variety a Frechet distance misses; a shifted one is a shifted average face."""
+    from .metrics import main_directions
     centre = real.mean(0)
-    eigval, eigvec = np.linalg.eigh(np.cov(real, rowvar=False))
-    order = np.argsort(eigval)[::-1][:k]
-    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 2.8), squeeze=False)
-    for rank, (ax, j) in enumerate(zip(axes[0], order)):
-        r, s = (real - centre) @ eigvec[:, j], (samples - centre) @ eigvec[:, j]   # (N,) projections
+    directions = main_directions(real)[1][:, :k]
+    fig, axes = plt.subplots(1, directions.shape[1], figsize=(3.2 * directions.shape[1], 2.8), squeeze=False)
+    for rank, (ax, d) in enumerate(zip(axes[0], directions.T)):
+        r, s = (real - centre) @ d, (samples - centre) @ d   # (N,) projections
         bins = np.linspace(min(r.min(), s.min()), max(r.max(), s.max()), 30)
         ax.hist(r, bins, density=True, alpha=0.5, color="#2ca02c", label=f"real photos ({len(r)})")
         ax.hist(s, bins, density=True, alpha=0.5, color="#1f77b4", label=f"samples ({len(s)})")

@@ -6,7 +6,7 @@ import torch
 
 from uncanny import faces
 from uncanny.augment import cutout, diff_augment, translation
-from uncanny.metrics import diversity, frechet, frechet_parts, mean_colour, sameness
+from uncanny.metrics import diversity, frechet, frechet_parts, main_directions, mean_colour, sameness
 
 
 def _aligned(paths):
@@ -62,6 +62,16 @@ def test_diversity_colour_and_frechet():
     assert shifted["mean_term"] == pytest.approx(36, rel=0.1) and shifted["spread"] == pytest.approx(1, abs=0.15)
     assert narrow["mean_term"] < 0.1 and narrow["spread"] == pytest.approx(0.25, abs=0.05)
     assert frechet(a * 0.5, b) > 0.5                     # the distance sees the narrow set; its parts say why
+
+
+def test_main_directions_come_largest_first_along_the_sets_own_axes():
+    rng = np.random.RandomState(0)
+    rot = np.linalg.qr(rng.randn(5, 5))[0]                          # a random orthonormal basis
+    x = (rng.randn(4000, 5) * np.array([0.5, 3.0, 1.0, 0.1, 2.0])) @ rot.T
+    var, dirs = main_directions(x)
+    assert np.all(np.diff(var) <= 0) and np.allclose(np.sqrt(var), [3.0, 2.0, 1.0, 0.5, 0.1], rtol=0.05)
+    assert abs(dirs[:, 0] @ rot[:, 1]) > 0.99 and abs(dirs[:, 1] @ rot[:, 4]) > 0.99   # the 3.0 and 2.0 axes
+    assert np.allclose(dirs.T @ dirs, np.eye(5), atol=1e-8)
 
 
 def test_diff_augment_keeps_shape_and_gradient():
