@@ -17,6 +17,13 @@ second is re-estimated within ~100 steps (bias correction makes the first steps 
 so a resumed run goes on as before.
 Snapshots are not carried (ship the ones worth keeping with scripts/ship_model.py).
 
+`pack --snapshot` carries the run rolled back to one of its own snapshots instead, when the
+steps after it made the model worse: G, G_ema and D from the snapshot, the step, image count and
+clock it was written at, log rows and sample grids up to it; the rest (APA's state, the mean path
+length) from the resume state. run.json records the roll-back in `recipe_changes`:
+
+    python scripts/carry_run.py pack runs/faces64v2 training/faces64v2 --snapshot runs/faces64v2/snapshots/kimg-000500.safetensors
+
 `unpack` refuses to overwrite a run folder that already has a newer state.
 
 `state` turns a carried state into a snapshot checkpoint (G, G_ema and D, float32, w_avg) that
@@ -40,8 +47,8 @@ from safetensors.torch import load_file, save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
-from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR  # noqa: E402
-from uncanny.util import atomic_write_bytes  # noqa: E402
+from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR, parse_snapshot  # noqa: E402
+from uncanny.util import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 NETS = ("g.", "g_ema.", "d.")
 FILES = ("log.csv", "run.json")
@@ -53,31 +60,75 @@ def _info(path):
         return json.loads(f.metadata()["uncanny_state"])["info"]
 
 
-def pack(run, dst):
+def _rolled_back(tensors, state, snapshot, run_info):
+    """The resume state's tensors and record with the nets, step, image count and clock of
+    `snapshot` (a snapshot of the same run, no later than the state)."""
+    from uncanny.checkpoint import read_checkpoint
+    from uncanny.errors import UncannyError
+    try:
+        ck = read_checkpoint(snapshot)
+    except UncannyError as e:
+        sys.exit(str(e))
+    at = (ck.header.get("training") or {})
+    if ck.config != run_info.get("arch") or "step" not in at or at["step"] > state["info"]["step"]:
+        sys.exit(f"{snapshot}: not a snapshot of this run at or before its state (step {state['info']['step']})")
+    snap = load_file(snapshot)
+    missing = sorted(k for k in tensors if k.startswith(NETS) and k not in snap)
+    if missing:
+        sys.exit(f"{snapshot}: lacks {len(missing)} of the state's weights ({', '.join(missing[:3])}, ...)")
+    tensors = {**tensors, **{k: snap[k] for k in tensors if k.startswith(NETS)}}
+    info = {**state["info"], "step": at["step"], "seconds": at["seconds"], "nimg": round(at["kimg"] * 1000),
+            "rolled_back": {"from_step": state["info"]["step"], "to": os.path.basename(snapshot)}}
+    return tensors, {**state, "info": info}
+
+
+def _upto(filename, snapshot):
+    """Whether a sample grid was written no later than `snapshot` (both named by runs.snapshot_name)."""
+    a, b = parse_snapshot(filename), parse_snapshot(snapshot)
+    images = {"kimg": 1000, "img": 1}
+    return a is None or a[1] * images.get(a[0], 1) <= b[1] * images.get(b[0], 1)
+
+
+def pack(run, dst, snapshot=None):
     src = os.path.join(run, "resume.safetensors")
     if not os.path.isfile(src):
         sys.exit(f"{src}: no resume state to carry")
     tensors = load_file(src)
     with safe_open(src, "pt") as f:
         meta = dict(f.metadata())
+    state = json.loads(meta["uncanny_state"])
+    with open(os.path.join(run, "run.json")) as f:
+        run_info = json.load(f)
+    if snapshot:
+        tensors, state = _rolled_back(tensors, state, snapshot, run_info)
+        back = state["info"]["rolled_back"]
+        run_info.setdefault("recipe_changes", []).append(
+            {"step": back["from_step"], "rolled_back_to_step": [back["from_step"], state["info"]["step"]],
+             "snapshot": back["to"]})
     kept = {}
     for k, v in tensors.items():
         if k.startswith(NETS):
             kept[k] = v.half() if v.is_floating_point() and not k.startswith(FULL_PRECISION) else v
         elif k.startswith("extra."):
             kept[k] = v
-    state = json.loads(meta["uncanny_state"])
     state["param_groups"] = {}  # no optimiser state carried: Adam starts afresh (see the docstring)
     state["info"]["carried"] = "float16 weights (the mapping network float32), optimiser moments dropped"
     os.makedirs(os.path.join(dst, SAMPLES_DIR), exist_ok=True)
     atomic_write_bytes(os.path.join(dst, "resume.safetensors"), save(kept, metadata={"uncanny_state": json.dumps(state)}))
-    for name in FILES:
-        if os.path.isfile(os.path.join(run, name)):
-            shutil.copy2(os.path.join(run, name), os.path.join(dst, name))
+    atomic_write_text(os.path.join(dst, "run.json"), json.dumps(run_info, indent=1) + "\n")
+    with open(os.path.join(run, "log.csv")) as f:
+        lines = f.readlines()
+    step = state["info"]["step"]   # rows past a rolled-back state's step belong to the steps dropped
+    atomic_write_text(os.path.join(dst, "log.csv"), "".join(
+        lines[:1] + [r for r in lines[1:] if not r.split(",")[0].isdigit() or int(r.split(",")[0]) <= step]))
     for name in sorted(os.listdir(os.path.join(run, SAMPLES_DIR))):
-        shutil.copy2(os.path.join(run, SAMPLES_DIR, name), os.path.join(dst, SAMPLES_DIR, name))
+        if snapshot is None or _upto(name, snapshot):
+            shutil.copy2(os.path.join(run, SAMPLES_DIR, name), os.path.join(dst, SAMPLES_DIR, name))
+        elif os.path.isfile(os.path.join(dst, SAMPLES_DIR, name)):
+            os.remove(os.path.join(dst, SAMPLES_DIR, name))
     size = os.path.getsize(os.path.join(dst, "resume.safetensors")) / 1e6
-    print(f"packed step {state['info']['step']} of {run} into {dst} ({size:.1f} MB of weights)")
+    back = f" (rolled back from step {state['info']['rolled_back']['from_step']} to {snapshot})" if snapshot else ""
+    print(f"packed step {state['info']['step']} of {run} into {dst}{back} ({size:.1f} MB of weights)")
 
 
 def unpack(src, run):
@@ -164,12 +215,13 @@ def main():
     ap.add_argument("dst")
     ap.add_argument("--rev", help="state: the commit whose carried state to export (default: the working tree)")
     ap.add_argument("--data", help="state: the prepared data set, for its licence when run.json has none")
+    ap.add_argument("--snapshot", help="pack: carry the run rolled back to this snapshot of it (see the docstring)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.action == "state":
         state(a.src, a.dst, a.rev, a.data)
     else:
-        (pack if a.action == "pack" else unpack)(a.src, a.dst)
+        pack(a.src, a.dst, a.snapshot) if a.action == "pack" else unpack(a.src, a.dst)
 
 
 if __name__ == "__main__":

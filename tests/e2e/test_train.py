@@ -214,6 +214,48 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
     assert r.returncode != 0 and "no-such-rev" in r.stderr and not (repo / "s2.safetensors").exists()
 
 
+def test_carry_rolls_a_run_back_to_one_of_its_snapshots(tiny_dataset, tmp_path):
+    """carry_run.py pack --snapshot: the carried state is the snapshot's nets at its step and
+    image count, with the log rows and sample grids after it dropped and the roll-back recorded;
+    it resumes from there. A snapshot of another run is refused with its name."""
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "carry_run.py")
+    out, carried, other = str(tmp_path / "run"), str(tmp_path / "carried"), str(tmp_path / "elsewhere")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.06, **TINY), show_progress=False)
+    early = os.path.join(out, "snapshots", "img-000020.safetensors")
+    r = subprocess.run([sys.executable, script, "pack", out, carried, "--snapshot", early],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    from safetensors.torch import load_file
+    packed, snap = load_file(os.path.join(carried, "resume.safetensors")), load_file(early)
+    nets = [k for k in packed if k.startswith(("g.", "g_ema.", "d."))]
+    assert nets and all((packed[k].float() - snap[k]).abs().max() <= 1e-3 * max(1.0, snap[k].abs().max()) for k in nets)
+    last = load_file(os.path.join(out, "resume.safetensors"))
+    assert any(not torch.equal(packed[k].float(), last[k].float()) for k in nets)   # not the state it was packed from
+    with safe_open(os.path.join(carried, "resume.safetensors"), "pt") as f:
+        info = json.loads(f.metadata()["uncanny_state"])["info"]
+    assert (info["step"], info["nimg"], info["rolled_back"]["from_step"]) == (5, 20, 15)
+    with open(os.path.join(carried, "log.csv")) as f:
+        assert all(int(row["step"]) <= 5 for row in csv.DictReader(f))
+    assert sorted(os.listdir(os.path.join(carried, "samples"))) == ["img-000020.png", "kimg-000000.png"]  # 40, 60 dropped
+    assert os.path.isfile(os.path.join(out, "samples", "img-000040.png"))
+    run = json.load(open(os.path.join(carried, "run.json")))
+    assert run["recipe_changes"][-1] == {"step": 15, "rolled_back_to_step": [15, 5], "snapshot": "img-000020.safetensors"}
+    r = subprocess.run([sys.executable, script, "unpack", carried, other], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    resumed = train(TrainConfig.for_call(tiny_dataset, other, resume=True, kimg=0.04), show_progress=False)
+    assert read_checkpoint(resumed).header["training"]["step"] == 10
+
+    foreign = str(tmp_path / "foreign")
+    train(TrainConfig.for_call(tiny_dataset, foreign, kimg=0.02, **{**TINY, "style_dim": 16}), show_progress=False)
+    r = subprocess.run([sys.executable, script, "pack", out, str(tmp_path / "c2"), "--snapshot",
+                        os.path.join(foreign, "snapshots", "img-000020.safetensors")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "img-000020.safetensors: not a snapshot of this run" in r.stderr
+    assert not os.path.exists(str(tmp_path / "c2" / "resume.safetensors"))
+
+
 def test_noise_off_holds_strengths_at_zero_and_a_resume_records_the_change(tiny_dataset, tmp_path):
     """--noise off: every noise strength of G and G_ema stays exactly zero while the rest trains;
     switching it off (and lowering the learning rate) when resuming a run is recorded in run.json,
