@@ -47,7 +47,8 @@ from safetensors.torch import load_file, save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
-from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR, parse_snapshot  # noqa: E402
+from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, parse_snapshot  # noqa: E402
+from uncanny.train import LOG_COLUMNS, log_upto  # noqa: E402
 from uncanny.util import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 NETS = ("g.", "g_ema.", "d.")
@@ -116,11 +117,8 @@ def pack(run, dst, snapshot=None):
     os.makedirs(os.path.join(dst, SAMPLES_DIR), exist_ok=True)
     atomic_write_bytes(os.path.join(dst, "resume.safetensors"), save(kept, metadata={"uncanny_state": json.dumps(state)}))
     atomic_write_text(os.path.join(dst, "run.json"), json.dumps(run_info, indent=1) + "\n")
-    with open(os.path.join(run, "log.csv")) as f:
-        lines = f.readlines()
-    step = state["info"]["step"]   # rows past a rolled-back state's step belong to the steps dropped
-    atomic_write_text(os.path.join(dst, "log.csv"), "".join(
-        lines[:1] + [r for r in lines[1:] if not r.split(",")[0].isdigit() or int(r.split(",")[0]) <= step]))
+    # the trainer's own rule for the rows a state owns: a rolled-back state's log ends at its step
+    RunFolder(dst, "train").write_csv("log.csv", LOG_COLUMNS, log_upto(RunFolder(run, "train"), state["info"]["step"]))
     for name in sorted(os.listdir(os.path.join(run, SAMPLES_DIR))):
         if snapshot is None or _upto(name, snapshot):
             shutil.copy2(os.path.join(run, SAMPLES_DIR, name), os.path.join(dst, SAMPLES_DIR, name))

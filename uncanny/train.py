@@ -377,7 +377,7 @@ def _recipe_changes(old: dict, cfg: TrainConfig, step: int) -> list[dict]:
     return old.get("recipe_changes", []) + ([{"step": step, **changed}] if changed else [])
 
 
-def _log_upto(run: RunFolder, step: int) -> list[dict]:
+def log_upto(run: RunFolder, step: int) -> list[dict]:
     """log.csv's rows up to `step` (rows written after the state being resumed from would repeat),
     as LOG_COLUMNS (a log written with other columns gets empty values for the new ones)."""
     rows = [r for r in run.read_csv("log.csv") if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
@@ -494,7 +494,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         run.write_json("run.json", run_info)
         if step == 0:
             snapshot(0)
-        log_rows = _log_upto(run, step)
+        log_rows = log_upto(run, step)
         run.write_csv("log.csv", LOG_COLUMNS, log_rows)
 
     last_path, done = None, step

@@ -96,12 +96,12 @@ def test_resume_continues_the_runs_own_recipe_without_repeating_log_rows(tiny_da
         train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.1, channel_max=8), show_progress=False)
 
 
-def test_log_upto_drops_rows_past_the_resume_point_and_migrates_columns(tmp_path):
+def testlog_upto_drops_rows_past_the_resume_point_and_migrates_columns(tmp_path):
     from uncanny.runs import RunFolder
-    from uncanny.train import LOG_COLUMNS, _log_upto
+    from uncanny.train import LOG_COLUMNS, log_upto
     (tmp_path / "log.csv").write_text("step,kimg,loss_d,loss_g,r1,d_real,d_fake,sec_per_kimg\n"
                                       "10,0.1,1,2,0,0.5,-0.5,90\n20,0.2,1,2,0,0.5,-0.5,90\n30,0.3,1,2,0,0.5,-0.5,90\n")
-    rows = _log_upto(RunFolder(str(tmp_path), "train"), 20)
+    rows = log_upto(RunFolder(str(tmp_path), "train"), 20)
     assert [list(r) for r in rows] == [LOG_COLUMNS] * 2 and [r["step"] for r in rows] == ["10", "20"]
     assert rows[1]["pl"] == "" and rows[1]["d_real"] == "0.5"
 
