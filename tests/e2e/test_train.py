@@ -96,7 +96,7 @@ def test_resume_continues_the_runs_own_recipe_without_repeating_log_rows(tiny_da
         train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.1, channel_max=8), show_progress=False)
 
 
-def testlog_upto_drops_rows_past_the_resume_point_and_migrates_columns(tmp_path):
+def test_log_upto_drops_rows_past_the_resume_point_and_migrates_columns(tmp_path):
     from uncanny.runs import RunFolder
     from uncanny.train import LOG_COLUMNS, log_upto
     (tmp_path / "log.csv").write_text("step,kimg,loss_d,loss_g,r1,d_real,d_fake,sec_per_kimg\n"
