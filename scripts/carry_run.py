@@ -73,7 +73,7 @@ def _rolled_back(tensors, state, snapshot, run_info):
     at = (ck.header.get("training") or {})
     if ck.config != run_info.get("arch") or "step" not in at or at["step"] > state["info"]["step"]:
         sys.exit(f"{snapshot}: not a snapshot of this run at or before its state (step {state['info']['step']})")
-    snap = load_file(snapshot)
+    snap = {f"{net}.{k}": v for net, sd in ck.state.items() for k, v in sd.items()}   # read once, by read_checkpoint
     missing = sorted(k for k in tensors if k.startswith(NETS) and k not in snap)
     if missing:
         sys.exit(f"{snapshot}: lacks {len(missing)} of the state's weights ({', '.join(missing[:3])}, ...)")
