@@ -62,6 +62,11 @@ def in_unit_interval(v) -> str | None:
     return None if v is not None and math.isfinite(v) and 0 < v <= 1 else "must be in (0, 1]"
 
 
+def probability(v) -> str | None:
+    """[0, 1]: style mixing."""
+    return None if v is not None and math.isfinite(v) and 0 <= v <= 1 else "must be in [0, 1]"
+
+
 def up_to_two(v) -> str | None:
     """(0, 2]: truncation psi where pushing away from the mean (psi > 1) is allowed."""
     return None if v is not None and math.isfinite(v) and 0 < v <= 2 else "must be in (0, 2]"

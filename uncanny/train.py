@@ -43,7 +43,7 @@ from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
 from .nets.stylegan2 import MAPPING, NoiseInjection
-from .options import non_negative, on_off, option, positive, positive_or_none, validate
+from .options import non_negative, on_off, option, positive, positive_or_none, probability, validate
 from .plots import plot_train_log
 from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name
 from .util import StopRequest, autocast_for, progress, resolve_device, seed_z
@@ -85,7 +85,9 @@ class TrainConfig:
     pl_batch_shrink: int = option(2, cli=False, check=positive)
     ema_kimg: float = option(5.0, "half-life of G_ema in kimg", check=positive)
     ema_rampup: float | None = option(0.05, cli=False, check=positive_or_none)
-    mixing: float = option(0.9, "style-mixing probability", cli=False, check=non_negative)
+    mixing: float = option(0.9, "style-mixing probability: the share of G's batches drawn from two latents "
+                           "that cross over at a random layer (StyleGAN2 0.9; NVIDIA's small-image config 0); "
+                           "no weights depend on it, so it may change on --resume", check=probability)
     noise: bool = option(False, "learned noise inputs (off holds their strengths at zero, so features come from "
                          "the styles; with noise on, small-data runs here paint eyes and mouths with the 32 px "
                          "noise)", type=on_off, show=lambda v: "on" if v else "off", metavar="on|off")

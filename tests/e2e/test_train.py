@@ -13,7 +13,7 @@ from safetensors import safe_open
 from uncanny.adapters import load_gan
 from uncanny.checkpoint import read_checkpoint
 from uncanny.errors import UncannyError
-from uncanny.train import TrainConfig, train
+from uncanny.train import TrainConfig, _mixing_z, train
 
 TINY = dict(batch=4, style_dim=32, n_mlp=2, channel_base=256, channel_max=16, snap=0.02, n_sample=8)
 
@@ -294,6 +294,20 @@ def test_minibatch_stddev_group_changes_on_resume_and_travels_with_the_snapshots
     assert run["recipe_changes"] == [{"step": 5, "mbstd_group": [4, 8]}] and run["arch"]["mbstd_group"] == 8
     gan = load_gan(last, need_d=True)
     assert gan.config["mbstd_group"] == 8 and gan.D.stddev_group == 8
+
+
+def test_style_mixing_changes_on_resume_and_zero_draws_one_latent_per_batch(tiny_dataset, tmp_path):
+    """--mixing changes no weights, so a run may take it up when resuming (NVIDIA's small-image
+    config trains without style mixing): the change is recorded and becomes the run's recipe; at 0
+    every batch comes from one latent, at 1 every batch from two."""
+    assert all(len(_mixing_z(4, 8, 0.0, "cpu")) == 1 for _ in range(50))
+    assert all(len(_mixing_z(4, 8, 1.0, "cpu")) == 2 for _ in range(50))
+    out = str(tmp_path / "run")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.02, **TINY), show_progress=False)
+    train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.04, mixing=0.0), show_progress=False)
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["recipe_changes"] == [{"step": 5, "mixing": [0.9, 0.0]}]
+    assert TrainConfig.for_call(tiny_dataset, out, resume=True).mixing == 0.0
 
 
 def test_batch_changes_on_resume_and_the_run_counts_images_not_steps(tiny_dataset, tmp_path):
