@@ -153,14 +153,19 @@ class FoilResult:
 # G is converging on one pattern D calls fake (0.53-0.64 for the red clown face every sample of
 # faces64v2's 359.4 kimg state turns into while each keeps its own shape). SAME_ONE: one image
 # remains, a collapse (0.79 for the single high-contrast pattern a bare run on the 214.8 kimg state
-# ended on, drawn at slightly shifted places). See STAGE_RULES.
-SAME_SHARED, SAME_ONE, SAME_RISE = 0.5, 0.7, 0.2
+# ended on, drawn at slightly shifted places), but only once dlib finds faces in under FACES_KEPT of
+# the seeds it found them in at the start: while most samples still hold a face of their own, a
+# layout they share is convergence (the 499.6 kimg state's clown face measured 0.73 with 13 of 16
+# faces found). See STAGE_RULES.
+SAME_SHARED, SAME_ONE, SAME_RISE, FACES_KEPT = 0.5, 0.7, 0.2, 0.5
 
 STAGE_RULES = f"""\
 Each snapshot is labelled from the metrics of the fixed-seed samples:
   collapse     one image remains: diversity has fallen to 25% of its starting value or less,
                or the samples are one layout (sameness, the mean correlation of their 8x8
                thumbnails, at least {SAME_ONE} and {SAME_RISE} above its start; faces start near 0.2)
+               and dlib finds faces in under {FACES_KEPT:.0%} of the seeds it found them in at the
+               start (while most keep a face of their own, a shared layout is convergence)
   convergence  not collapse, and D's mean logit on the fixed seeds has covered at least half of
                its fall before collapse (G is settling on what D calls fake), or the gradient
                norm has grown past 10x its starting value (the explosion the paper describes),
@@ -197,22 +202,31 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     first = by_iter[usable[0]]
     d0, div0, same0 = val(first, "d_fixed"), val(first, "diversity"), val(first, "sameness")
     g0 = nan_stat(np.nanmedian, [val(by_iter[i], "grad_norm") for i in sorted(by_iter)[:10]])
+    faces0 = val(first, "face_rate")
+    faces_at, last = {}, float("nan")   # the face rate last measured at or before each iteration
+    for i in sorted(by_iter):
+        last = val(by_iter[i], "face_rate") if math.isfinite(val(by_iter[i], "face_rate")) else last
+        faces_at[i] = last
 
     def layout_shared(r, level):   # sameness at least `level`, and risen SAME_RISE above its start
         same = val(r, "sameness")
         return same >= level and not same < same0 + SAME_RISE
 
+    def faces_kept(r):   # dlib still finds most of the faces it found at the start
+        f = faces_at[int(r["iter"])]
+        return math.isfinite(f) and math.isfinite(faces0) and faces0 > 0 and f >= FACES_KEPT * faces0
+
     def collapsed(r):
         if r.get("diversity") in (None, ""):   # not observed at this iteration (--observe-every)
             return False
         div = val(r, "diversity")
-        return not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0) or layout_shared(r, SAME_ONE)
+        return (not math.isfinite(div) or (div0 > 0 and div <= 0.25 * div0)
+                or (layout_shared(r, SAME_ONE) and not faces_kept(r)))
 
     ordered = [by_iter[i] for i in sorted(by_iter)]
     before = next((k for k, r in enumerate(ordered) if collapsed(r)), len(ordered))
     dmin = nan_stat(np.nanmin, [val(r, "d_fixed") for r in (ordered[:before] or ordered)])
     fall = d0 - dmin if math.isfinite(d0 - dmin) and d0 - dmin > 1e-9 else float("nan")
-    faces0 = val(first, "face_rate")
     last_face = faces0
 
     stages, scores = {}, {}

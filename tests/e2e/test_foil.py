@@ -277,6 +277,28 @@ def test_a_layout_shared_by_every_face_is_convergence_and_one_image_is_collapse(
     assert [stages[i] for i in (1000, 1500, 2000)] == ["divergence", "convergence", "collapse"] and peak == 1000
 
 
+def test_a_shared_layout_is_collapse_only_once_the_faces_are_gone():
+    """Snapshot rows of a run on faces64v2's 499.6 kimg state (hinge, ramp 4.5e-4, 200 iterations).
+    At 125 every face has turned into the same red clown face on a dark ground (sameness 0.73, over
+    the one-image level) while dlib still finds 13 of 16 faces, each with its own hair and shape:
+    convergence. At 150 the faces are gone and the one pattern remains (0.89): collapse."""
+    table = [(0, 1.0, -0.28927, 0.37442, 0.2035, 9.2666), (25, 1.0, -0.39557, 0.3673, 0.2106, 7.9034),
+             (50, 1.0, -0.97318, 0.33317, 0.2646, 9.2783), (75, 0.875, -2.1266, 0.31191, 0.3798, 6.6958),
+             (100, 0.8125, -3.8402, 0.29006, 0.5748, 4.7403), (125, 0.8125, -5.5873, 0.27749, 0.733, 3.1657),
+             (150, 0.0, -16.614, 0.26479, 0.8859, 7.3455), (175, 0.0, -359150.0, 0.0, 0.0, 101090.0),
+             (200, 0.0, -1619000000.0, 0.0, 0.0, float("nan"))]
+    rows = [{"iter": i, "face_rate": f, "d_fixed": d, "diversity": v, "sameness": m, "grad_norm": g}
+            for i, f, d, v, m, g in table]
+    stages, peak = label_stages(rows, [t[0] for t in table])
+    assert [stages[i] for i in (75, 100, 125, 150, 175)] == ["divergence", "convergence", "convergence", "collapse",
+                                                             "collapse"]
+    assert peak == 125
+    gone = [{**r, "face_rate": 0.25} if r["iter"] == 125 else r for r in rows]   # had the faces gone by then
+    assert label_stages(gone, [t[0] for t in table])[0][125] == "collapse"
+    unmeasured = [{k: v for k, v in r.items() if k != "face_rate"} for r in rows]   # runs without dlib: as before
+    assert label_stages(unmeasured, [t[0] for t in table])[0][125] == "collapse"
+
+
 def test_exploding_logits_of_a_collapse_do_not_hide_convergence():
     """Snapshot rows of a real run (faces64v2's 214.8 kimg state, hinge, ramp 3.5e-4, 200 iterations): after collapse
     D's logit runs to -3.5e7, which would make -51 at iteration 150 look like no fall at all."""
