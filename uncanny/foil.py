@@ -2,7 +2,7 @@
 ("Amplifying the Uncanny", Broad, Leymarie & Grierson 2020).
 
     uncanny foil --out runs/foil1                                  # default model, the paper's 2000 its
-    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.00012   # ~0.06 / iters
+    uncanny foil --model m.safetensors --out runs/f2 --iters 500 --lr 0.0002    # ~0.1 / iters
     uncanny foil --model faces64 --out runs/f3 --iters 300 --lr 0.0005 --lr-schedule constant
     uncanny foil --out runs/foil1 --resume                         # after an interruption
 
@@ -68,8 +68,8 @@ class FoilConfig:
                                "(default: the default model)")
     out: str = option("runs/foil", "run folder")
     iters: int = option(2000, "iterations", check=positive)
-    lr: float = option(3e-5, "Adam learning rate (with --lr-schedule ramp: its mean over the run); on the "
-                       "default model about 0.06 / iters shows the whole arc", check=positive)
+    lr: float = option(5e-5, "Adam learning rate (with --lr-schedule ramp: its mean over the run); on the "
+                       "default model about 0.1 / iters shows the whole arc", check=positive)
     lr_schedule: str = option("ramp", "constant, or ramp: the learning rate rises linearly from near 0 to "
                               "2 x --lr at the last iteration, so the run lingers while faces are lifelike and "
                               "speeds up towards collapse", choices=("constant", "ramp"))
