@@ -96,7 +96,30 @@ def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
     return low
 
 
-def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]]) -> None:
+BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca02c"), dict(marker="X", color="#e377c2")]
+
+
+def draw_branches(ax, branches: list[tuple[str, list[dict]]], main: list[dict] = (), values: bool = False) -> list[float]:
+    """Branches of the run (measured states of a side run from one of its states) as their own
+    lines, each joined to the last state of the `main` run before it (where it branched off);
+    with `values`, every value of the branch labelled. Returns their distances, for the axis limits."""
+    xs = []
+    for (label, pts), style in zip(branches, BRANCH_STYLES):
+        bk, bx = [p["kimg"] for p in pts], [p["x_floor"] for p in pts]
+        root = [p for p in main if p["kimg"] < bk[0]][-1:]
+        ax.plot([p["kimg"] for p in root] + bk, [p["x_floor"] for p in root] + bx, "-", lw=1,
+                color=style["color"], zorder=1)
+        ax.plot(bk, bx, "", ms=5, lw=0, label=f"branch: {label}", **style)
+        if values:
+            for kk, xx in zip(bk, bx):
+                ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="left",
+                            xytext=(4, -3), va="top", color=style["color"])
+        xs += bx
+    return xs
+
+
+def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]],
+               branches: list[tuple[str, list[dict]]] = ()) -> None:
     """The last stretch on linear axes, every value labelled: the distance (left axis) and, on the
     right axis, the spread (the samples' share of the real descriptors' variance) and the face rate."""
     k = np.array([p["kimg"] for p in pts], float)
@@ -105,8 +128,9 @@ def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]]) -> None:
     for kk, xx, i in zip(k, x, range(len(k))):   # alternately above and below: states sit 5 kimg apart
         ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="center",
                     xytext=(0, 6) if i % 2 == 0 else (0, -7), va="bottom" if i % 2 == 0 else "top")
+    bx = draw_branches(ax, branches, pts, values=True)
     ax.axhline(TARGET, color="green", lw=1)
-    ax.set_ylim(min(TARGET, x.min()) - 0.1, x.max() + 0.15)
+    ax.set_ylim(min([TARGET, x.min()] + bx) - 0.1, max([x.max()] + bx) + 0.15)
     ax.set_ylabel("FD / floor")
     ax.set_xlabel("kimg (linear)")
     for i, (at, _) in enumerate(marks, 1):
@@ -119,7 +143,7 @@ def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]]) -> None:
     right.plot(k, [p["face_rate"] for p in pts], "v-", color="#8c564b", ms=4, label="face rate (right)")
     right.set_ylim(0.6, 1.0)
     right.set_ylabel("share")
-    lines = ax.get_lines()[:1] + right.get_lines()
+    lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")] + right.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
     ax.set_title(f"the last {k[-1] - k[0]:.0f} kimg, linear: the distance beside the spread and the face rate",
                  fontsize=9)
@@ -143,8 +167,17 @@ def main():
     ap.add_argument("--mark", action="append", default=[], metavar="KIMG:LABEL",
                     help="a numbered vertical line at a recipe change, its label in the key, "
                          "e.g. --mark '191:lr 0.001' (repeatable)")
+    ap.add_argument("--branch", action="append", default=[], metavar="PREFIX:LABEL",
+                    help="the measurements of a side run (PREFIX-kimgNNN.json) drawn as their own line, "
+                         "e.g. --branch 'docs/quality/faces64v2-b:replicate from 500' (repeatable)")
     a = ap.parse_args()
     pts = read_points(a.prefix)
+    branches = []
+    for b in a.branch:
+        prefix, _, label = b.partition(":")
+        if not read_points(prefix):
+            sys.exit(f"--branch {b!r}: no {prefix}-kimgNNN.json measurements")
+        branches.append((label or os.path.basename(prefix), read_points(prefix)))
     if len(pts) < 2:
         sys.exit(f"{a.prefix}: need at least two PREFIX-kimgNNN.json measurements, found {len(pts)}")
     k = np.array([p["kimg"] for p in pts], float)
@@ -191,6 +224,7 @@ def main():
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
             label=f"power law through the last {n_fit}\n(x ~ kimg^{fb:.2f})"
                   + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ": not falling"))
+    draw_branches(ax, branches, pts)
     ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
     ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
     ax.set_xscale("log")
@@ -209,7 +243,7 @@ def main():
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # legend and key beside the plot
     if zoom:
-        zoom_panel(az, zoom, marks)
+        zoom_panel(az, zoom, marks, branches)
     fig.tight_layout()
     fig.subplots_adjust(right=0.66)
     drop_overlapping(fig, labels, keep=[shown.index(i) for i in (0, len(k) - 1, int(np.argmin(x)))])

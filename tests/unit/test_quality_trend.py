@@ -99,3 +99,25 @@ def test_zoom_panel_needs_two_states_from_its_start(tmp_path):
     bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--zoom", "250"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "--zoom 250" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_branches_are_drawn_as_their_own_lines_and_a_missing_one_is_refused(tmp_path):
+    from uncanny.plots import plt
+    trend = load_script("quality_trend")
+    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
+        _write(tmp_path / f"run-kimg{kimg}.json", x)
+    _write(tmp_path / "side-kimg250.json", 3.2)
+    _write(tmp_path / "side-kimg260.json", 3.1)
+    fig, ax = plt.subplots()
+    xs = trend.draw_branches(ax, [("mixing 0", trend.read_points(str(tmp_path / "side")))], values=True)
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "branch: mixing 0"]
+    assert list(line.get_xdata()) == [250, 260] and list(line.get_ydata()) == [3.2, 3.1] and xs == [3.2, 3.1]
+    assert [t.get_text() for t in ax.texts] == ["3.20", "3.10"]
+    plt.close(fig)
+    out = tmp_path / "trend.png"
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--zoom", "200",
+                        "--branch", f"{tmp_path / 'side'}:mixing 0"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out),
+                          "--branch", f"{tmp_path / 'nowhere'}:x"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
