@@ -466,23 +466,31 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
         return x
 
-    def snapshot(step_now):
+    def snapshot(step_now, scheduled=True):
+        """Write the snapshot (G, G_ema, D; the sample grid) and the resume state. A stop between
+        snapshots whose rounded name is already taken (kimg-000510 written 12 steps before) keeps
+        that file, which may have been measured: its weights go to the resume state only."""
         kimg = trainer.nimg / 1000
         prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", trainer.nimg)
+        path = run.snapshot_path(prefix, n)
+        keep = not scheduled and os.path.isfile(path)
         meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
                                "dataset_images": len(reals)},
                 "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
         if licence:
             meta["provenance"]["licence"] = licence
-        ema = StyleGAN2(G_ema, None, None, arch_cfg, {}, cfg.out)
-        with torch.no_grad():
-            ema.w_avg = w_avg = ema.estimate_w_avg()
-            imgs = torch.cat([ema.generate(z) for z in sample_z.split(16)])
-        save_png(run.file(SAMPLES_DIR, snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
         if log_rows:
             plot_train_log(log_rows, run.file("curves.png"), title=f"{os.path.basename(cfg.out)}: step {step_now}")
-        path = run.snapshot_path(prefix, n)
-        save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
+        if keep:
+            print(f"\n{path} already holds an earlier step; kept (the weights of step {step_now} are in "
+                  f"{os.path.basename(resume_path)})", file=sys.stderr)
+        else:
+            ema = StyleGAN2(G_ema, None, None, arch_cfg, {}, cfg.out)
+            with torch.no_grad():
+                ema.w_avg = w_avg = ema.estimate_w_avg()
+                imgs = torch.cat([ema.generate(z) for z in sample_z.split(16)])
+            save_png(run.file(SAMPLES_DIR, snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
+            save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent, "nimg": trainer.nimg},
                    {"mean_path_length": trainer.mean_path_length,
@@ -530,7 +538,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                     bar.set_postfix(kimg=f"{kimg:.1f}", d=f"{stats['loss_d']:.3f}",
                                     g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
                 if done % snap_steps == 0 or done == total_steps or out_of_time:
-                    last_path = snapshot(done)
+                    last_path = snapshot(done, scheduled=done % snap_steps == 0 or done == total_steps)
             if out_of_time:
                 if nonfinite and rank == 0:
                     print(f"\nnon-finite loss at step {step}: its update was not applied; stopped with a snapshot of "
