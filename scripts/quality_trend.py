@@ -175,9 +175,10 @@ def main():
     branches = []
     for b in a.branch:
         prefix, _, label = b.partition(":")
-        if not read_points(prefix):
+        side = read_points(prefix)
+        if not side:
             sys.exit(f"--branch {b!r}: no {prefix}-kimgNNN.json measurements")
-        branches.append((label or os.path.basename(prefix), read_points(prefix)))
+        branches.append((label or os.path.basename(prefix), side))
     if len(pts) < 2:
         sys.exit(f"{a.prefix}: need at least two PREFIX-kimgNNN.json measurements, found {len(pts)}")
     k = np.array([p["kimg"] for p in pts], float)

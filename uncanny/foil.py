@@ -205,8 +205,8 @@ def label_stages(rows: list[dict], snapshots: list[int]) -> tuple[dict[int, str]
     faces0 = val(first, "face_rate")
     faces_at, last = {}, float("nan")   # the face rate last measured at or before each iteration
     for i in sorted(by_iter):
-        last = val(by_iter[i], "face_rate") if math.isfinite(val(by_iter[i], "face_rate")) else last
-        faces_at[i] = last
+        f = val(by_iter[i], "face_rate")
+        faces_at[i] = last = f if math.isfinite(f) else last
 
     def layout_shared(r, level):   # sameness at least `level`, and risen SAME_RISE above its start
         same = val(r, "sameness")
