@@ -473,18 +473,17 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         kimg = trainer.nimg / 1000
         prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", trainer.nimg)
         path = run.snapshot_path(prefix, n)
-        keep = not scheduled and os.path.isfile(path)
-        meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
-                               "dataset_images": len(reals)},
-                "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
-        if licence:
-            meta["provenance"]["licence"] = licence
         if log_rows:
             plot_train_log(log_rows, run.file("curves.png"), title=f"{os.path.basename(cfg.out)}: step {step_now}")
-        if keep:
+        if not scheduled and os.path.isfile(path):
             print(f"\n{path} already holds an earlier step; kept (the weights of step {step_now} are in "
                   f"{os.path.basename(resume_path)})", file=sys.stderr)
         else:
+            meta = {"provenance": {"trained_with": f"uncanny-lab {__version__}", "data": os.path.abspath(cfg.data),
+                                   "dataset_images": len(reals)},
+                    "training": {"step": step_now, "kimg": kimg, "seconds": t_spent, "batch": cfg.batch}}
+            if licence:
+                meta["provenance"]["licence"] = licence
             ema = StyleGAN2(G_ema, None, None, arch_cfg, {}, cfg.out)
             with torch.no_grad():
                 ema.w_avg = w_avg = ema.estimate_w_avg()
@@ -537,8 +536,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                     run.write_csv("log.csv", LOG_COLUMNS, log_rows)   # atomic: a kill never leaves half a row
                     bar.set_postfix(kimg=f"{kimg:.1f}", d=f"{stats['loss_d']:.3f}",
                                     g=f"{stats['loss_g']:.3f}", s_kimg=f"{spk:.0f}")
-                if done % snap_steps == 0 or done == total_steps or out_of_time:
-                    last_path = snapshot(done, scheduled=done % snap_steps == 0 or done == total_steps)
+                scheduled = done % snap_steps == 0 or done == total_steps
+                if scheduled or out_of_time:
+                    last_path = snapshot(done, scheduled)
             if out_of_time:
                 if nonfinite and rank == 0:
                     print(f"\nnon-finite loss at step {step}: its update was not applied; stopped with a snapshot of "
