@@ -47,7 +47,7 @@ from safetensors.torch import load_file, save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
-from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, parse_snapshot  # noqa: E402
+from uncanny.runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_images  # noqa: E402
 from uncanny.train import LOG_COLUMNS, log_upto  # noqa: E402
 from uncanny.util import atomic_write_bytes, atomic_write_text  # noqa: E402
 
@@ -85,9 +85,8 @@ def _rolled_back(tensors, state, snapshot, run_info):
 
 def _upto(filename, snapshot):
     """Whether a sample grid was written no later than `snapshot` (both named by runs.snapshot_name)."""
-    a, b = parse_snapshot(filename), parse_snapshot(snapshot)
-    images = {"kimg": 1000, "img": 1}
-    return a is None or a[1] * images.get(a[0], 1) <= b[1] * images.get(b[0], 1)
+    a = snapshot_images(filename)
+    return a is None or a <= snapshot_images(snapshot)
 
 
 def pack(run, dst, snapshot=None):

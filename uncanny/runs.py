@@ -63,6 +63,19 @@ def parse_snapshot(filename: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
+def train_snapshot(nimg: int) -> tuple[str, int]:
+    """The trainer's snapshot name for `nimg` images shown: ('kimg', rounded kimg), or under one
+    kimg ('img', images). 27_000 -> ('kimg', 27); 640 -> ('img', 640)."""
+    return ("kimg", round(nimg / 1000)) if nimg >= 1000 or nimg == 0 else ("img", int(nimg))
+
+
+def snapshot_images(filename: str) -> int | None:
+    """Images shown by a training snapshot or grid, from its name: 'kimg-000027.png' -> 27_000,
+    'img-000640.png' -> 640; None for a name that is not a training snapshot's."""
+    p = parse_snapshot(filename)
+    return None if p is None or p[0] == "iter" else p[1] * (1000 if p[0] == "kimg" else 1)
+
+
 def list_snapshots(folder: str, prefix: str, ext: str = "safetensors") -> dict[int, str]:
     """{n: path} of the `prefix` snapshot files in `folder`, in order."""
     if not os.path.isdir(folder):

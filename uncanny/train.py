@@ -45,7 +45,7 @@ from .media import grid, save_png, to_uint8
 from .nets.stylegan2 import MAPPING, NoiseInjection
 from .options import non_negative, on_off, option, positive, positive_or_none, probability, validate
 from .plots import plot_train_log
-from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name
+from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_images, snapshot_name, train_snapshot
 from .util import StopRequest, autocast_for, progress, resolve_device, seed_z
 
 
@@ -471,7 +471,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         snapshots whose rounded name is already taken (kimg-000510 written 12 steps before) keeps
         that file, which may have been measured: its weights go to the resume state only."""
         kimg = trainer.nimg / 1000
-        prefix, n = ("kimg", round(kimg)) if kimg >= 1 or kimg == 0 else ("img", trainer.nimg)
+        prefix, n = train_snapshot(trainer.nimg)
         path = run.snapshot_path(prefix, n)
         if log_rows:
             plot_train_log(log_rows, run.file("curves.png"), title=f"{os.path.basename(cfg.out)}: step {step_now}")
@@ -554,7 +554,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         dist.destroy_process_group()
     if rank == 0:
         if last_path is None:   # nothing left to train: the run's newest snapshot
-            snaps = {**{n * 1000: p for n, p in run.snapshots("kimg").items()}, **run.snapshots("img")}
-            last_path = snaps[max(snaps)]
+            snaps = [*run.snapshots("kimg").values(), *run.snapshots("img").values()]
+            last_path = max(snaps, key=snapshot_images)
         run.release()
     return last_path

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from uncanny.errors import UncannyError
-from uncanny.runs import RunFolder, list_snapshots, parse_snapshot, recorded_verb, snapshot_name
+from uncanny.runs import (RunFolder, list_snapshots, parse_snapshot, recorded_verb, snapshot_images, snapshot_name,
+                         train_snapshot)
 
 
 def test_snapshot_names_round_trip():
@@ -19,6 +20,18 @@ def test_snapshot_names_round_trip():
         assert parse_snapshot(other) is None
     with pytest.raises(ValueError):
         snapshot_name("step", 1)
+
+
+def test_training_snapshot_names_count_images_both_ways():
+    # under one kimg the name counts images; from one kimg on, rounded kimg
+    assert train_snapshot(0) == ("kimg", 0) and train_snapshot(640) == ("img", 640)
+    assert train_snapshot(999) == ("img", 999) and train_snapshot(1000) == ("kimg", 1)
+    assert train_snapshot(509_632) == ("kimg", 510) and train_snapshot(27_400) == ("kimg", 27)
+    for nimg in (640, 1000, 27_000, 499_000):
+        assert snapshot_images(snapshot_name(*train_snapshot(nimg), "png")) == nimg
+    # an img name and a kimg name order by the images they stand for, not by their numbers
+    assert snapshot_images("img-000640.safetensors") < snapshot_images("kimg-000001.safetensors")
+    assert snapshot_images("iter-000250.safetensors") is None and snapshot_images("curves.png") is None
 
 
 def test_list_snapshots_orders_by_number_and_ignores_other_files(tmp_path):
