@@ -25,8 +25,10 @@ from report import add_malloc_option, append_section, apply_malloc  # benchmarks
 CONFIGS = {
     # name: (arch, config, batch)
     "tiny16 (tests)": ("stylegan2", dict(size=16, style_dim=32, n_mlp=2, channel_max=16), 8),
-    "faces64 (embedded default)": ("stylegan2", dict(size=64, style_dim=256, n_mlp=8, channel_multiplier=1,
-                                                     channel_max=256, channel_base=2048), 8),
+    "faces64v2 (embedded default)": ("stylegan2", dict(size=64, style_dim=256, n_mlp=2, channel_multiplier=1,
+                                                       channel_max=256, channel_base=8192, mbstd_group=16), 8),
+    "faces64 (the first default)": ("stylegan2", dict(size=64, style_dim=256, n_mlp=8, channel_multiplier=1,
+                                                      channel_max=256, channel_base=2048), 8),
     "rosinality 64px cm=1": ("stylegan2", dict(size=64, style_dim=512, n_mlp=8, channel_multiplier=1), 8),
     "dcgan64 (gan-face-generate)": ("dcgan", {}, 8),
 }

@@ -15,8 +15,11 @@ HEADER = ("# Benchmarks\n\nWritten by the scripts in `benchmarks/` (run by hand;
 
 
 def append_section(title: str, columns: list[str], rows: list[list[str]], note: str = "") -> str:
-    """Append '## DATE - TITLE, N threads, torch V', the table and the note; returns the path."""
-    text = (f"\n## {datetime.date.today()} - {title}, {torch.get_num_threads()} threads, torch {torch.__version__}\n\n"
+    """Append '## DATE - TITLE, N threads, CPU <vector ISA>, torch V', the table and the note; returns
+    the path. The ISA (torch's CPU capability: AVX2, AVX512) matters: the same 2 cores differ by up
+    to 2x between machines with and without AVX512."""
+    text = (f"\n## {datetime.date.today()} - {title}, {torch.get_num_threads()} threads, "
+            f"CPU {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}\n\n"
             f"| {' | '.join(columns)} |\n| {' | '.join('---' for _ in columns)} |\n"
             + "".join(f"| {' | '.join(str(c) for c in r)} |\n" for r in rows)
             + (f"\n{note}\n" if note else ""))
