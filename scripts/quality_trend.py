@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import json
 import os
 import re
@@ -96,7 +97,8 @@ def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
     return low
 
 
-BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca02c"), dict(marker="X", color="#e377c2")]
+BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca02c"), dict(marker="X", color="#e377c2"),
+                 dict(marker="s", color="#17becf"), dict(marker="v", color="#bcbd22"), dict(marker="*", color="#7f7f7f")]
 
 
 def draw_branches(ax, branches: list[tuple[str, list[dict]]], main: list[dict] = (), values: bool = False) -> list[float]:
@@ -104,7 +106,7 @@ def draw_branches(ax, branches: list[tuple[str, list[dict]]], main: list[dict] =
     lines, each joined to the last state of the `main` run before it (where it branched off);
     with `values`, every value of the branch labelled. Returns their distances, for the axis limits."""
     xs = []
-    for (label, pts), style in zip(branches, BRANCH_STYLES):
+    for (label, pts), style in zip(branches, itertools.cycle(BRANCH_STYLES)):   # every branch drawn
         bk, bx = [p["kimg"] for p in pts], [p["x_floor"] for p in pts]
         root = [p for p in main if p["kimg"] < bk[0]][-1:]
         ax.plot([p["kimg"] for p in root] + bk, [p["x_floor"] for p in root] + bx, "-", lw=1,

@@ -121,3 +121,18 @@ def test_branches_are_drawn_as_their_own_lines_and_a_missing_one_is_refused(tmp_
     bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out),
                           "--branch", f"{tmp_path / 'nowhere'}:x"], capture_output=True, text=True)
     assert bad.returncode != 0 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_branch_is_drawn_however_many_there_are(tmp_path):
+    # more branches than styles: none may be dropped (zip against the style list once did)
+    from uncanny.plots import plt
+    trend = load_script("quality_trend")
+    n = len(trend.BRANCH_STYLES) + 2
+    for i in range(n):
+        _write(tmp_path / f"side{i}-kimg250.json", 3.0 + i / 10)
+    fig, ax = plt.subplots()
+    branches = [(f"b{i}", trend.read_points(str(tmp_path / f"side{i}"))) for i in range(n)]
+    xs = trend.draw_branches(ax, branches)
+    labels = {ln.get_label() for ln in ax.get_lines()}
+    assert {f"branch: b{i}" for i in range(n)} <= labels and len(xs) == n
+    plt.close(fig)
