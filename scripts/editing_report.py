@@ -118,7 +118,9 @@ def heatmaps(results, label_std, path):
         ax.set_yticks(range(len(names)), [f"{n} direction" for n in names])
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+                dark = abs(m[i, j]) > 0.6 * top                   # white on the darkest cells, to stay legible
+                ax.text(j, i, f"{m[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
         ax.set_title("plain" if variant == "plain" else "conditioned (gender and age projected out)")
     fig.suptitle("How far each direction moves each judge's score: its standard deviation over samples, "
                  "per sigma of the direction", y=0.98)
