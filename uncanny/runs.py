@@ -88,6 +88,12 @@ def list_snapshots(folder: str, prefix: str, ext: str = "safetensors") -> dict[i
     return dict(sorted(found.items()))
 
 
+def list_training_snapshots(folder: str, ext: str = "safetensors") -> dict[int, str]:
+    """{images shown: path} of the trainer's snapshot files (kimg- and img- names) in `folder`, in order."""
+    paths = [*list_snapshots(folder, "img", ext).values(), *list_snapshots(folder, "kimg", ext).values()]
+    return dict(sorted((snapshot_images(p), p) for p in paths))
+
+
 def recorded_verb(path: str) -> str | None:
     """The verb that wrote the run in `path` (from its run.json, or for older runs the files only
     that verb writes), or None if the folder is not a run."""
@@ -289,3 +295,6 @@ class RunFolder:
 
     def snapshots(self, prefix: str) -> dict[int, str]:
         return list_snapshots(self.file(SNAPSHOT_DIR), prefix)
+
+    def training_snapshots(self) -> dict[int, str]:
+        return list_training_snapshots(self.file(SNAPSHOT_DIR))

@@ -45,7 +45,7 @@ from .media import grid, save_png, to_uint8
 from .nets.stylegan2 import MAPPING, NoiseInjection
 from .options import non_negative, on_off, option, positive, positive_or_none, probability, validate
 from .plots import plot_train_log
-from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_images, snapshot_name, train_snapshot
+from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name, train_snapshot
 from .util import StopRequest, autocast_for, progress, resolve_device, seed_z
 
 
@@ -438,7 +438,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
             trainer.r1_val, trainer.pl_val = (float(v) for v in extra["last_r1_pl"])
         if "apa" in extra:        # p, and the signs gathered since it last moved (counted once: rank 0's)
             trainer.load_apa_state(extra["apa"], pending=rank == 0)
-    elif cfg.resume and rank == 0 and run.snapshots("kimg") | run.snapshots("img"):
+    elif cfg.resume and rank == 0 and run.training_snapshots():
         raise UncannyError(f"{resume_path}: missing, cannot resume this run")
 
     # Data-parallel without DDP wrappers (lazy R1 differentiates twice, which DDP's reducer does
@@ -554,7 +554,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         dist.destroy_process_group()
     if rank == 0:
         if last_path is None:   # nothing left to train: the run's newest snapshot
-            snaps = [*run.snapshots("kimg").values(), *run.snapshots("img").values()]
-            last_path = max(snaps, key=snapshot_images)
+            snaps = run.training_snapshots()
+            last_path = snaps[max(snaps)]
         run.release()
     return last_path

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from uncanny.errors import UncannyError
-from uncanny.runs import (RunFolder, list_snapshots, parse_snapshot, recorded_verb, snapshot_images, snapshot_name,
-                         train_snapshot)
+from uncanny.runs import (RunFolder, list_snapshots, list_training_snapshots, parse_snapshot, recorded_verb,
+                         snapshot_images, snapshot_name, train_snapshot)
 
 
 def test_snapshot_names_round_trip():
@@ -32,6 +32,15 @@ def test_training_snapshot_names_count_images_both_ways():
     # an img name and a kimg name order by the images they stand for, not by their numbers
     assert snapshot_images("img-000640.safetensors") < snapshot_images("kimg-000001.safetensors")
     assert snapshot_images("iter-000250.safetensors") is None and snapshot_images("curves.png") is None
+
+
+def test_training_snapshots_list_img_and_kimg_names_by_images_shown(tmp_path):
+    for name in ("kimg-000002.png", "img-000640.png", "kimg-000001.png", "iter-000005.png", "kimg-000003.json"):
+        (tmp_path / name).write_text("x")
+    found = list_training_snapshots(str(tmp_path), "png")
+    assert list(found) == [640, 1000, 2000]
+    assert [os.path.basename(p) for p in found.values()] == ["img-000640.png", "kimg-000001.png", "kimg-000002.png"]
+    assert list_training_snapshots(str(tmp_path / "missing")) == {}
 
 
 def test_list_snapshots_orders_by_number_and_ignores_other_files(tmp_path):

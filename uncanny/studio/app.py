@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from ..demo import DEMO
 from ..errors import UncannyError
 from ..foil import FoilConfig
-from ..runs import SAMPLES_DIR, SNAPSHOT_DIR, list_snapshots, recorded_verb
+from ..runs import SAMPLES_DIR, SNAPSHOT_DIR, list_snapshots, list_training_snapshots, recorded_verb
 
 COOKIE = "uncanny_studio"
 MAX_UPLOAD = 10 << 20          # bytes of one uploaded photo
@@ -167,8 +167,7 @@ def run_info(root: str, name: str) -> dict | None:
                           for r in rows]
     elif verb == "train":
         samples = os.path.join(path, SAMPLES_DIR)
-        grids = [(n / 1000, p) for n, p in list_snapshots(samples, "img", "png").items()]
-        grids += [(float(n), p) for n, p in list_snapshots(samples, "kimg", "png").items()]
+        grids = [(n / 1000, p) for n, p in list_training_snapshots(samples, "png").items()]
         last = (_read_csv(os.path.join(path, "log.csv")) or [{}])[-1]
         info.update(grids=[{"kimg": k, "grid": f"{name}/{SAMPLES_DIR}/{os.path.basename(p)}"} for k, p in sorted(grids)],
                     curves=f"{name}/curves.png" if os.path.isfile(os.path.join(path, "curves.png")) else None,
