@@ -101,14 +101,16 @@ BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca
                  dict(marker="s", color="#17becf"), dict(marker="v", color="#bcbd22"), dict(marker="*", color="#7f7f7f")]
 
 
-def draw_branches(ax, branches: list[tuple[str, list[dict]]], main: list[dict] = (), values: bool = False) -> list[float]:
+def draw_branches(ax, branches: list[tuple], main: list[dict] = (), values: bool = False) -> list[float]:
     """Branches of the run (measured states of a side run from one of its states) as their own
-    lines, each joined to the last state of the `main` run before it (where it branched off);
-    with `values`, every value of the branch labelled. Returns their distances, for the axis limits."""
+    lines. A branch is (label, points) or (label, points, parent points): each is joined to the last
+    state before it of its parent (another branch it split from) or else of the `main` run (where it
+    branched off); with `values`, every value of the branch labelled. Returns their distances, for
+    the axis limits."""
     xs = []
-    for (label, pts), style in zip(branches, itertools.cycle(BRANCH_STYLES)):   # every branch drawn
+    for (label, pts, *parent), style in zip(branches, itertools.cycle(BRANCH_STYLES)):   # every branch drawn
         bk, bx = [p["kimg"] for p in pts], [p["x_floor"] for p in pts]
-        root = [p for p in main if p["kimg"] < bk[0]][-1:]
+        root = [p for p in (parent[0] if parent and parent[0] else main) if p["kimg"] < bk[0]][-1:]
         ax.plot([p["kimg"] for p in root] + bk, [p["x_floor"] for p in root] + bx, "-", lw=1,
                 color=style["color"], zorder=1)
         ax.plot(bk, bx, "", ms=5, lw=0, label=f"branch: {label}", **style)
@@ -169,18 +171,23 @@ def main():
     ap.add_argument("--mark", action="append", default=[], metavar="KIMG:LABEL",
                     help="a numbered vertical line at a recipe change, its label in the key, "
                          "e.g. --mark '191:lr 0.001' (repeatable)")
-    ap.add_argument("--branch", action="append", default=[], metavar="PREFIX:LABEL",
+    ap.add_argument("--branch", action="append", default=[], metavar="PREFIX:LABEL[:FROM]",
                     help="the measurements of a side run (PREFIX-kimgNNN.json) drawn as their own line, "
-                         "e.g. --branch 'docs/quality/faces64v2-b:replicate from 500' (repeatable)")
+                         "e.g. --branch 'docs/quality/faces64v2-b:replicate from 500' (repeatable); FROM, the "
+                         "PREFIX of a branch given before it, when this one split from that branch")
     a = ap.parse_args()
     pts = read_points(a.prefix)
-    branches = []
+    branches, by_prefix = [], {}
     for b in a.branch:
-        prefix, _, label = b.partition(":")
+        prefix, _, rest = b.partition(":")
+        label, _, parent = rest.partition(":")
         side = read_points(prefix)
         if not side:
             sys.exit(f"--branch {b!r}: no {prefix}-kimgNNN.json measurements")
-        branches.append((label or os.path.basename(prefix), side))
+        if parent and parent not in by_prefix:
+            sys.exit(f"--branch {b!r}: it splits from {parent!r}, which is not a branch given before it")
+        by_prefix[prefix] = side
+        branches.append((label or os.path.basename(prefix), side, by_prefix.get(parent)))
     if len(pts) < 2:
         sys.exit(f"{a.prefix}: need at least two PREFIX-kimgNNN.json measurements, found {len(pts)}")
     k = np.array([p["kimg"] for p in pts], float)

@@ -136,3 +136,28 @@ def test_every_branch_is_drawn_however_many_there_are(tmp_path):
     labels = {ln.get_label() for ln in ax.get_lines()}
     assert {f"branch: b{i}" for i in range(n)} <= labels and len(xs) == n
     plt.close(fig)
+
+
+def test_a_branch_of_a_branch_is_joined_to_the_branch_it_split_from(tmp_path):
+    from uncanny.plots import plt
+    trend = load_script("quality_trend")
+    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
+        _write(tmp_path / f"run-kimg{kimg}.json", x)
+    _write(tmp_path / "side-kimg310.json", 3.3)
+    _write(tmp_path / "side-kimg320.json", 3.2)
+    _write(tmp_path / "twig-kimg330.json", 3.0)
+    side, twig = trend.read_points(str(tmp_path / "side")), trend.read_points(str(tmp_path / "twig"))
+    main = trend.read_points(str(tmp_path / "run"))
+    fig, ax = plt.subplots()
+    trend.draw_branches(ax, [("side", side), ("twig", twig, side)], main)
+    joins = [ln for ln in ax.get_lines() if ln.get_linewidth() > 0]   # the joining lines (the markers have none)
+    assert [list(ln.get_xdata()) for ln in joins] == [[300, 310, 320], [320, 330]]   # twig from side's 320, not 300
+    plt.close(fig)
+    out = tmp_path / "trend.png"
+    ok = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out),
+                         "--branch", f"{tmp_path / 'side'}:side", "--branch", f"{tmp_path / 'twig'}:twig:{tmp_path / 'side'}"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and out.exists(), ok.stderr
+    bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out),
+                          "--branch", f"{tmp_path / 'twig'}:twig:{tmp_path / 'side'}"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "not a branch given before it" in bad.stderr and "Traceback" not in bad.stderr
