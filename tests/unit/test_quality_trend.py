@@ -58,6 +58,13 @@ def _write(path, x):
         json.dump(q, f)
 
 
+def _write_run(folder, prefix, points):
+    """PREFIX-kimgNNN.json in `folder` for each {kimg: x_floor}; returns the prefix's path."""
+    for kimg, x in points.items():
+        _write(folder / f"{prefix}-kimg{kimg}.json", x)
+    return str(folder / prefix)
+
+
 def test_script_draws_the_trend_and_refuses_a_bad_mark(tmp_path):
     _write(tmp_path / "run-kimg100.json", 8.0)
     _write(tmp_path / "run-kimg200.json", 4.0)
@@ -88,8 +95,7 @@ def test_drop_overlapping_keeps_the_forced_label_and_any_clear_one():
 
 
 def test_zoom_panel_needs_two_states_from_its_start(tmp_path):
-    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
-        _write(tmp_path / f"run-kimg{kimg}.json", x)
+    _write_run(tmp_path, "run", {100: 8.0, 200: 4.0, 300: 3.5})
     out = tmp_path / "trend.png"
     r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out), "--zoom", "200"],
                        capture_output=True, text=True)
@@ -104,10 +110,8 @@ def test_zoom_panel_needs_two_states_from_its_start(tmp_path):
 def test_branches_are_drawn_as_their_own_lines_and_a_missing_one_is_refused(tmp_path):
     from uncanny.plots import plt
     trend = load_script("quality_trend")
-    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
-        _write(tmp_path / f"run-kimg{kimg}.json", x)
-    _write(tmp_path / "side-kimg250.json", 3.2)
-    _write(tmp_path / "side-kimg260.json", 3.1)
+    _write_run(tmp_path, "run", {100: 8.0, 200: 4.0, 300: 3.5})
+    _write_run(tmp_path, "side", {250: 3.2, 260: 3.1})
     fig, ax = plt.subplots()
     xs = trend.draw_branches(ax, [("mixing 0", trend.read_points(str(tmp_path / "side")))], values=True)
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "branch: mixing 0"]
@@ -141,12 +145,9 @@ def test_every_branch_is_drawn_however_many_there_are(tmp_path):
 def test_a_branch_of_a_branch_is_joined_to_the_branch_it_split_from(tmp_path):
     from uncanny.plots import plt
     trend = load_script("quality_trend")
-    for kimg, x in ((100, 8.0), (200, 4.0), (300, 3.5)):
-        _write(tmp_path / f"run-kimg{kimg}.json", x)
-    _write(tmp_path / "side-kimg310.json", 3.3)
-    _write(tmp_path / "side-kimg320.json", 3.2)
-    _write(tmp_path / "twig-kimg330.json", 3.0)
-    side, twig = trend.read_points(str(tmp_path / "side")), trend.read_points(str(tmp_path / "twig"))
+    _write_run(tmp_path, "run", {100: 8.0, 200: 4.0, 300: 3.5})
+    side = trend.read_points(_write_run(tmp_path, "side", {310: 3.3, 320: 3.2}))
+    twig = trend.read_points(_write_run(tmp_path, "twig", {330: 3.0}))
     main = trend.read_points(str(tmp_path / "run"))
     fig, ax = plt.subplots()
     trend.draw_branches(ax, [("side", side), ("twig", twig, side)], main)
