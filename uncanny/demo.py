@@ -22,7 +22,7 @@ from .registry import DEFAULT
 from .runs import RunFolder
 
 DEMO = dict(model=DEFAULT, iters=200, lr=0.00045, lr_schedule="ramp", loss="hinge", batch=8,
-            snapshots=(0, 25, 50, 75, 100, 125, 150, 175, 200), frame_every=4, observe_every=4, faces_every=25,
+            snapshots=(0, 25, 50, 75, 100, 125, 150, 175, 200), frame_every=5, observe_every=5, faces_every=25,
             population_size=64)
 
 
