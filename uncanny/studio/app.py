@@ -167,9 +167,9 @@ def run_info(root: str, name: str) -> dict | None:
                           for r in rows]
     elif verb == "train":
         samples = os.path.join(path, SAMPLES_DIR)
-        grids = [(n / 1000, p) for n, p in list_training_snapshots(samples, "png").items()]
         last = (_read_csv(os.path.join(path, "log.csv")) or [{}])[-1]
-        info.update(grids=[{"kimg": k, "grid": f"{name}/{SAMPLES_DIR}/{os.path.basename(p)}"} for k, p in sorted(grids)],
+        info.update(grids=[{"kimg": n / 1000, "grid": f"{name}/{SAMPLES_DIR}/{os.path.basename(p)}"}   # in order shown
+                           for n, p in list_training_snapshots(samples, "png").items()],
                     curves=f"{name}/curves.png" if os.path.isfile(os.path.join(path, "curves.png")) else None,
                     step=last.get("step"), kimg=_float(last.get("kimg")), sec_per_kimg=_float(last.get("sec_per_kimg")),
                     target=_float(info["config"].get("kimg")), recipe_changes=rec.get("recipe_changes") or [])
