@@ -7,6 +7,11 @@ Reads PREFIX-kimgNNN.json, one per measured snapshot. Draws the measurements, th
 (3x with the noise on, 5x with every noise input zeroed) and a power law fitted in log-log to the
 last `--fit` measurements, extended to where it would cross 3x. The extension is a straight line
 through a few points, printed and labelled as such: a planning aid, not a prediction.
+
+    --zoom KIMG            a linear panel from KIMG: every value, with the spread and the face rate
+    --branch PREFIX:LABEL[:FROM]   a side run's measurements as their own line (FROM: the branch it split from)
+    --branch-panel KIMG    the branches alone, linear, from KIMG, each value labelled
+    --carried PREFIX       fit the power law along the carried run (main run, then the branches it went on in)
 """
 
 from __future__ import annotations
@@ -101,38 +106,45 @@ BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca
                  dict(marker="s", color="#17becf"), dict(marker="v", color="#bcbd22"), dict(marker="*", color="#7f7f7f")]
 
 
-def draw_branches(ax, branches: list[tuple], main: list[dict] = (), values: bool = False) -> list[float]:
+def draw_branches(ax, branches: list[tuple], main: list[dict] = (), values: bool = False,
+                  texts: list | None = None, key: str | None = None) -> list[float]:
     """Branches of the run (measured states of a side run from one of its states) as their own
     lines. A branch is (label, points) or (label, points, parent points): each is joined to the last
     state before it of its parent (another branch it split from) or else of the `main` run (where it
-    branched off); with `values`, every value of the branch labelled. Returns their distances, for
-    the axis limits."""
+    branched off); with `values`, every value of the branch labelled (the labels appended to
+    `texts`, when given, for drop_overlapping); with `key`, one legend entry for them all, that
+    text (where another panel names each). Returns their distances, for the axis limits."""
     xs = []
     for (label, pts, *parent), style in zip(branches, itertools.cycle(BRANCH_STYLES)):   # every branch drawn
         bk, bx = [p["kimg"] for p in pts], [p["x_floor"] for p in pts]
         root = [p for p in (parent[0] if parent and parent[0] else main) if p["kimg"] < bk[0]][-1:]
         ax.plot([p["kimg"] for p in root] + bk, [p["x_floor"] for p in root] + bx, "-", lw=1,
                 color=style["color"], zorder=1)
-        ax.plot(bk, bx, "", ms=5, lw=0, label=f"branch: {label}", **style)
+        name = f"branch: {label}" if key is None else (key if not xs else "_nolegend_")
+        ax.plot(bk, bx, "", ms=5, lw=0, label=name, **style)
         if values:
             for kk, xx in zip(bk, bx):
-                ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="left",
-                            xytext=(4, -3), va="top", color=style["color"])
+                t = ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="left",
+                                xytext=(4, -3), va="top", color=style["color"])
+                if texts is not None:
+                    texts.append(t)
         xs += bx
     return xs
 
 
 def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]],
-               branches: list[tuple[str, list[dict]]] = ()) -> None:
+               branches: list[tuple[str, list[dict]]] = (), branch_values: bool = True) -> None:
     """The last stretch on linear axes, every value labelled: the distance (left axis) and, on the
-    right axis, the spread (the samples' share of the real descriptors' variance) and the face rate."""
+    right axis, the spread (the samples' share of the real descriptors' variance) and the face rate.
+    The branches' values are left to the branch panel when there is one (`branch_values` False)."""
     k = np.array([p["kimg"] for p in pts], float)
     x = np.array([p["x_floor"] for p in pts])
     ax.plot(k, x, "o-", color="#1f77b4", label="FD / floor (left)")
     for kk, xx, i in zip(k, x, range(len(k))):   # alternately above and below: states sit 5 kimg apart
         ax.annotate(f"{xx:.2f}", (kk, xx), textcoords="offset points", fontsize=7, ha="center",
                     xytext=(0, 6) if i % 2 == 0 else (0, -7), va="bottom" if i % 2 == 0 else "top")
-    bx = draw_branches(ax, branches, pts, values=True)
+    bx = draw_branches(ax, branches, pts, values=branch_values,
+                       key=None if branch_values else "branches (named in the panel below)")
     ax.axhline(TARGET, color="green", lw=1)
     ax.set_ylim(min([TARGET, x.min()] + bx) - 0.1, max([x.max()] + bx) + 0.15)
     ax.set_ylabel("FD / floor")
@@ -152,6 +164,41 @@ def zoom_panel(ax, pts: list[dict], marks: list[tuple[float, str]],
     ax.set_title(f"the last {k[-1] - k[0]:.0f} kimg, linear: the distance beside the spread and the face rate",
                  fontsize=9)
     ax.grid(alpha=0.3)
+
+
+def branch_panel(ax, pts: list[dict], branches: list[tuple], start: float) -> tuple[list, list[int]]:
+    """The branches alone on linear axes from `start` kimg: the run's states from there and every
+    branch, each value labelled. Returns (the labels, the ones to keep first: the run's and each
+    branch's last), for drop_overlapping once the figure is laid out."""
+    own = [p for p in pts if p["kimg"] >= start]
+    texts = [ax.annotate(f"{p['x_floor']:.2f}", (p["kimg"], p["x_floor"]), textcoords="offset points", fontsize=7,
+                         ha="right", va="bottom", xytext=(-4, 3)) for p in own]
+    ax.plot([p["kimg"] for p in own], [p["x_floor"] for p in own], "o-", color="#1f77b4", label="the run")
+    keep = list(range(len(texts)))
+    bx = draw_branches(ax, branches, pts, values=True, texts=texts)
+    ends = np.cumsum([len(b[1]) for b in branches]) - 1 + len(own)
+    keep += [int(e) for e in ends]
+    ax.axhline(TARGET, color="green", lw=1)
+    ys = [p["x_floor"] for p in own] + bx
+    ax.set_ylim(min([TARGET] + ys) - 0.05, max(ys) + 0.08)
+    ax.set_xlim(left=start - 2)
+    ax.set_ylabel("FD / floor")
+    ax.set_xlabel("kimg (linear)")
+    ax.set_title(f"the branches from {start:g} kimg, each tried from a state of the run (crowded values dropped)",
+                 fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
+    ax.grid(alpha=0.3)
+    return texts, keep
+
+
+def carried_line(main: list[dict], chain: list[list[dict]]) -> list[dict]:
+    """The states the carried run went through: the main run's up to where the first branch of
+    `chain` split from it, then each branch's up to where the next split from it, then the last
+    branch's all (chain: the branches' points, from the one that split from the main run on)."""
+    line = list(main)
+    for branch in chain:
+        line = [p for p in line if p["kimg"] < branch[0]["kimg"]] + list(branch)
+    return line
 
 
 def fit_power_law(kimg: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -175,9 +222,14 @@ def main():
                     help="the measurements of a side run (PREFIX-kimgNNN.json) drawn as their own line, "
                          "e.g. --branch 'docs/quality/faces64v2-b:replicate from 500' (repeatable); FROM, the "
                          "PREFIX of a branch given before it, when this one split from that branch")
+    ap.add_argument("--branch-panel", type=float, metavar="KIMG",
+                    help="a panel of the branches alone, linear, from KIMG on (where they crowd the zoom panel)")
+    ap.add_argument("--carried", metavar="PREFIX",
+                    help="the branch the run was carried on (one given with --branch): the power law is fitted "
+                         "along the states the carried run went through, not the main run's last ones")
     a = ap.parse_args()
     pts = read_points(a.prefix)
-    branches, by_prefix = [], {}
+    branches, by_prefix, parent_of = [], {}, {}
     for b in a.branch:
         prefix, _, rest = b.partition(":")
         label, _, parent = rest.partition(":")
@@ -186,24 +238,38 @@ def main():
             sys.exit(f"--branch {b!r}: no {prefix}-kimgNNN.json measurements")
         if parent and parent not in by_prefix:
             sys.exit(f"--branch {b!r}: it splits from {parent!r}, which is not a branch given before it")
-        by_prefix[prefix] = side
+        by_prefix[prefix], parent_of[prefix] = side, parent
         branches.append((label or os.path.basename(prefix), side, by_prefix.get(parent)))
     if len(pts) < 2:
         sys.exit(f"{a.prefix}: need at least two PREFIX-kimgNNN.json measurements, found {len(pts)}")
     k = np.array([p["kimg"] for p in pts], float)
     x = np.array([p["x_floor"] for p in pts])
     z = np.array([p["zero_x_floor"] for p in pts])
-    n_fit = min(a.fit, len(k))
-    fa, fb = fit_power_law(k[-n_fit:], x[-n_fit:])
+    fit_line, fit_what = pts, "the last {n}"
+    if a.carried:
+        if a.carried not in by_prefix:
+            sys.exit(f"--carried {a.carried!r}: not a branch given with --branch")
+        chain, at = [], a.carried
+        while at:
+            chain.insert(0, by_prefix[at])
+            at = parent_of[at]
+        fit_line, fit_what = carried_line(pts, chain), "the last {n} carried states"
+    fk = np.array([p["kimg"] for p in fit_line], float)
+    fx = np.array([p["x_floor"] for p in fit_line])
+    n_fit = min(a.fit, len(fk))
+    fit_what = fit_what.format(n=n_fit)
+    fa, fb = fit_power_law(fk[-n_fit:], fx[-n_fit:])
     reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
 
     zoom = [p for p in pts if p["kimg"] >= a.zoom] if a.zoom is not None else []
     if a.zoom is not None and len(zoom) < 2:
         sys.exit(f"--zoom {a.zoom:g}: fewer than two measurements from there on")
-    if zoom:
-        fig, (ax, az) = plt.subplots(2, 1, figsize=(10.5, 8), gridspec_kw=dict(height_ratios=[4.5, 3.5]))
-    else:
-        fig, ax = plt.subplots(figsize=(10.5, 4.5))
+    if a.branch_panel is not None and not branches:
+        sys.exit(f"--branch-panel {a.branch_panel:g}: no --branch to draw")
+    heights = [4.5] + [3.5] * bool(zoom) + [3.5] * (a.branch_panel is not None)
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10.5, sum(heights)), gridspec_kw=dict(height_ratios=heights),
+                             squeeze=False)
+    ax, rest = axes[0][0], [row[0] for row in axes[1:]]
     ax.plot(k, x, "o-", label="samples (noise as trained)", color="#1f77b4")
     ax.plot(k, z, "s--", label="every noise input zeroed", color="#ff7f0e", ms=4)
     shown = labelled(k, x)
@@ -230,11 +296,11 @@ def main():
                 transform=ax.transAxes, fontsize=8, ha="left", va="bottom", color="dimgrey",
                 bbox=dict(boxstyle="round", fc="white", ec="lightgrey"))
     # extended to the 3x crossing when the fit falls; across the fitted points only when it does not
-    kk = np.geomspace(k[-n_fit], min(max(reach, k[-1]) * 1.1, 20 * k[-1]) if np.isfinite(reach) else k[-1], 50)
+    kk = np.geomspace(fk[-n_fit], min(max(reach, fk[-1]) * 1.1, 20 * fk[-1]) if np.isfinite(reach) else fk[-1], 50)
     ax.plot(kk, fa * kk ** fb, ":", color="grey",
-            label=f"power law through the last {n_fit}\n(x ~ kimg^{fb:.2f})"
+            label=f"power law through {fit_what}\n(x ~ kimg^{fb:.2f})"
                   + (f": 3x near {reach:.0f} kimg" if np.isfinite(reach) else ": not falling"))
-    draw_branches(ax, branches, pts)
+    draw_branches(ax, branches, pts, key="branches (named in the panels below)" if a.branch_panel is not None else None)
     ax.axhline(TARGET, color="green", lw=1, label="target: 3x the floor")
     ax.axhline(5.0, color="green", lw=1, ls="--", label="target with noise zeroed: 5x")
     ax.set_xscale("log")
@@ -253,15 +319,19 @@ def main():
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # legend and key beside the plot
     if zoom:
-        zoom_panel(az, zoom, marks, branches)
+        zoom_panel(rest.pop(0), zoom, marks, branches, branch_values=a.branch_panel is None)
+    if a.branch_panel is not None:
+        branch_texts, branch_keep = branch_panel(rest.pop(0), pts, branches, a.branch_panel)
     fig.tight_layout()
     fig.subplots_adjust(right=0.66)
     drop_overlapping(fig, labels, keep=[shown.index(i) for i in (0, len(k) - 1, int(np.argmin(x)))])
+    if a.branch_panel is not None:
+        drop_overlapping(fig, branch_texts, keep=branch_keep)
     _save(fig, a.out)
     for p in pts:
         print(f"{p['kimg']:>6} kimg  {p['x_floor']:5.2f}x  zeroed {p['zero_x_floor']:5.2f}x  "
               f"faces {p['face_rate']:.3f}  spread {p['spread']:.3f}  memorised {p['memorisation']:.1%}")
-    print(f"power law through the last {n_fit}: x = {fa:.3g} * kimg^{fb:.3f}; "
+    print(f"power law through {fit_what}: x = {fa:.3g} * kimg^{fb:.3f}; "
           + (f"3x near {reach:.0f} kimg (an extension of a line, not a prediction)" if np.isfinite(reach)
              else "not falling, so no 3x crossing to extend to"))
 

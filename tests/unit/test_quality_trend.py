@@ -162,3 +162,32 @@ def test_a_branch_of_a_branch_is_joined_to_the_branch_it_split_from(tmp_path):
     bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "run"), "--out", str(out),
                           "--branch", f"{tmp_path / 'twig'}:twig:{tmp_path / 'side'}"], capture_output=True, text=True)
     assert bad.returncode != 0 and "not a branch given before it" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_carried_line_follows_each_branch_from_where_it_split():
+    trend = load_script("quality_trend")
+    pts = lambda d: [{"kimg": k, "x_floor": x} for k, x in d.items()]   # noqa: E731
+    main = pts({100: 8.0, 200: 4.0, 300: 3.5, 310: 3.6})
+    side, twig = pts({305: 3.3, 315: 3.2, 325: 3.1}), pts({320: 3.0, 330: 2.9})
+    line = trend.carried_line(main, [side, twig])
+    assert [p["kimg"] for p in line] == [100, 200, 300, 305, 315, 320, 330]   # 310 and side's 325 were not carried
+    assert trend.carried_line(main, []) == main
+
+
+def test_branch_panel_and_a_fit_along_the_carried_branch(tmp_path):
+    run = _write_run(tmp_path, "run", {100: 8.0, 200: 4.0, 300: 3.5})
+    side = _write_run(tmp_path, "side", {310: 3.6, 320: 3.8})
+    out = tmp_path / "trend.png"
+    base = [sys.executable, SCRIPT, run, "--out", str(out), "--zoom", "200"]
+    args = base + ["--branch", f"{side}:side"]
+    plain = subprocess.run(args, capture_output=True, text=True)
+    assert plain.returncode == 0 and "3x near" in plain.stdout, plain.stderr        # the main run alone still falls
+    carried = subprocess.run(args + ["--carried", side, "--branch-panel", "250"], capture_output=True, text=True)
+    assert carried.returncode == 0, carried.stderr
+    assert "the last 3 carried states" in carried.stdout and "not falling" in carried.stdout   # 3.5, 3.6, 3.8
+    from PIL import Image
+    assert Image.open(out).size[1] > 1000   # three panels
+    for cmd, said in ((args + ["--carried", str(tmp_path / "nowhere")], "not a branch given"),
+                      (base + ["--branch-panel", "250"], "no --branch")):
+        bad = subprocess.run(cmd, capture_output=True, text=True)
+        assert bad.returncode != 0 and said in bad.stderr and "Traceback" not in bad.stderr
