@@ -245,7 +245,7 @@ def main():
     k = np.array([p["kimg"] for p in pts], float)
     x = np.array([p["x_floor"] for p in pts])
     z = np.array([p["zero_x_floor"] for p in pts])
-    fit_line, fit_what = pts, "the last {n}"
+    fit_line = pts
     if a.carried:
         if a.carried not in by_prefix:
             sys.exit(f"--carried {a.carried!r}: not a branch given with --branch")
@@ -253,11 +253,11 @@ def main():
         while at:
             chain.insert(0, by_prefix[at])
             at = parent_of[at]
-        fit_line, fit_what = carried_line(pts, chain), "the last {n} carried states"
+        fit_line = carried_line(pts, chain)
     fk = np.array([p["kimg"] for p in fit_line], float)
     fx = np.array([p["x_floor"] for p in fit_line])
     n_fit = min(a.fit, len(fk))
-    fit_what = fit_what.format(n=n_fit)
+    fit_what = f"the last {n_fit}" + (" carried states" if a.carried else "")
     fa, fb = fit_power_law(fk[-n_fit:], fx[-n_fit:])
     reach = (TARGET / fa) ** (1 / fb) if fb < 0 else float("inf")
 
