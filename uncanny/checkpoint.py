@@ -186,3 +186,16 @@ def load_state(path: str, modules: dict[str, nn.Module], optimizers: dict[str, t
         opt.load_state_dict({"state": state, "param_groups": built})
     extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
     return meta["info"], extra
+
+
+def state_shapes(path: str, module: str) -> dict[str, tuple[int, ...]]:
+    """The shapes of one module's tensors in a `save_state` file (`module` "g": {"input.input":
+    (1, 256, 4, 4), ...}), read from its header without loading the tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, "pt") as f:
+            return {k[len(module) + 1:]: tuple(f.get_slice(k).get_shape()) for k in f.keys()
+                    if k.startswith(module + ".")}
+    except (SafetensorError, OSError) as e:
+        raise UncannyError(f"{path}: cannot read this state ({str(e)[:100]})") from None

@@ -38,11 +38,11 @@ import torch.nn.functional as F
 from . import __version__
 from .adapters.stylegan2 import StyleGAN2
 from .augment import diff_augment
-from .checkpoint import load_state, save_checkpoint, save_state
+from .checkpoint import load_state, save_checkpoint, save_state, state_shapes
 from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
-from .nets.stylegan2 import MAPPING, NoiseInjection
+from .nets.stylegan2 import MAPPING, NoiseInjection, widen_into
 from .options import non_negative, on_off, option, positive, positive_or_none, probability, validate
 from .plots import plot_train_log
 from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name, train_snapshot
@@ -70,6 +70,10 @@ class TrainConfig:
     channel_max: int | None = option(256, "widest layer", check=positive_or_none)
     channel_base: int | None = option(8192, "widths min(channel_base / res, channel_max): 4-32 px 256, 64 px 128",
                                       check=positive_or_none)
+    g_channel_max: int | None = option(None, "G's widest layer where G is to be wider than D (default: "
+                                       "--channel-max); may grow on --resume: the trained G is copied into the "
+                                       "wider one as the same function (nets.stylegan2.widen_into), D keeps its "
+                                       "width, G's Adam moments start afresh", check=positive_or_none)
     mbstd_group: int = option(4, "D's minibatch-stddev group: how many samples' spread D sees at once (StyleGAN2 "
                               "uses 4; NVIDIA's small-image config the whole batch); no weights depend on it, so "
                               "it may change on --resume", check=positive)
@@ -116,7 +120,7 @@ class TrainConfig:
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
     BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4, "mbstd_group": 4,
-                     "mapping_lr": 1.0}
+                     "mapping_lr": 1.0, "g_channel_max": None}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -386,6 +390,29 @@ def log_upto(run: RunFolder, step: int) -> list[dict]:
     return [{k: r.get(k) or "" for k in LOG_COLUMNS} for r in rows]
 
 
+def architecture(cfg: TrainConfig, res: int) -> dict:
+    """The architecture config a run's checkpoints record (g_channel_max only where set, so the
+    configs of runs without it stay as they were)."""
+    arch = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
+            "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
+            "channel_base": cfg.channel_base, "mbstd_group": cfg.mbstd_group}
+    if cfg.g_channel_max is not None:
+        arch["g_channel_max"] = cfg.g_channel_max
+    return arch
+
+
+def narrower_g(state_path: str, G, recorded_arch: dict | None) -> dict | None:
+    """The architecture to rebuild a resume state's G with, where that G is narrower than `G`
+    (the run resumed with a larger --g-channel-max): the run's recorded one; None where the
+    state's G already has G's shapes (or nothing says it was narrower: loading then names the
+    keys that do not fit)."""
+    shapes = state_shapes(state_path, "g")
+    if shapes == {k: tuple(v.shape) for k, v in G.state_dict().items()} or not recorded_arch:
+        return None
+    old_width = recorded_arch.get("g_channel_max") or recorded_arch.get("channel_max")
+    return recorded_arch if old_width != (G.config.channel_max) else None
+
+
 def initial_weights(arch_cfg: dict, seed: int):
     """A new run's G and D before their first step: a pure function of (architecture, seed), so
     how far training has moved a run's weights can be measured (scripts/weight_drift.py)."""
@@ -416,9 +443,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     resume_path = run.file("resume.safetensors")
     if rank == 0:
         run.open(cfg.resume, cfg.overwrite, subdirs=(SNAPSHOT_DIR, SAMPLES_DIR))
-    arch_cfg = {"size": res, "style_dim": cfg.style_dim, "n_mlp": cfg.n_mlp,
-                "channel_multiplier": cfg.channel_multiplier, "channel_max": cfg.channel_max,
-                "channel_base": cfg.channel_base, "mbstd_group": cfg.mbstd_group}
+    arch_cfg = architecture(cfg, res)
     G, D = initial_weights(arch_cfg, cfg.seed)   # identical on every rank
     G_ema, _ = StyleGAN2.build(arch_cfg)
     G_ema.load_state_dict(G.state_dict())
@@ -427,9 +452,20 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     trainer = Trainer(cfg, G, D, G_ema, device, world)
     g_opt, d_opt = trainer.g_opt, trainer.d_opt
 
-    step, t_spent = 0, 0.0
+    step, t_spent, widened = 0, 0.0, None
     if cfg.resume and os.path.isfile(resume_path):
-        info, extra = load_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt})
+        nets, opts = {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt}
+        widened = narrower_g(resume_path, G, old_run.get("arch"))
+        if widened:   # load the state's G as it was; G's Adam moments do not fit the wider G: afresh
+            nets["g"], nets["g_ema"] = StyleGAN2.build(widened)[0], StyleGAN2.build(widened)[0]
+            del opts["g"]
+        info, extra = load_state(resume_path, nets, opts)
+        if widened:
+            try:
+                widen_into(G, nets["g"])
+                widen_into(G_ema, nets["g_ema"])   # the same new rows as G (G_ema began as G's copy)
+            except ValueError as e:
+                raise UncannyError(f"{resume_path}: --g-channel-max {cfg.g_channel_max}: {e}") from None
         step, t_spent = info["step"], info["seconds"]
         trainer.nimg = images_shown(info, TrainConfig.recorded(old_run).get("batch", cfg.batch))
         if "mean_path_length" in extra:
@@ -490,15 +526,20 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                 imgs = torch.cat([ema.generate(z) for z in sample_z.split(16)])
             save_png(run.file(SAMPLES_DIR, snapshot_name(prefix, n, "png")), grid(to_uint8(imgs), ncol=8))
             save_checkpoint(path, "stylegan2", arch_cfg, {"g": G, "g_ema": G_ema, "d": D}, meta, w_avg=w_avg)
+        save_resume(step_now)
+        return path
+
+    def save_resume(step_now):
         save_state(resume_path, {"g": G, "g_ema": G_ema, "d": D}, {"g": g_opt, "d": d_opt},
                    {"step": step_now, "seconds": t_spent, "nimg": trainer.nimg},
                    {"mean_path_length": trainer.mean_path_length,
                     "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64),
                     "apa": trainer.apa_state()})
-        return path
 
     log_rows = []
     if rank == 0:
+        if widened:   # the widened G in the state before run.json records the new width
+            save_resume(step)
         run_info["recipe_changes"] = _recipe_changes(old_run, cfg, step)
         run.write_json("run.json", run_info)
         if step == 0:

@@ -325,6 +325,37 @@ def test_minibatch_stddev_group_changes_on_resume_and_travels_with_the_snapshots
     assert gan.config["mbstd_group"] == 8 and gan.D.stddev_group == 8
 
 
+def test_a_run_widens_g_on_resume_as_the_same_function_and_trains_on(tiny_dataset, tmp_path):
+    """--g-channel-max grows G on --resume: the state's G and G_ema are copied into the wider G
+    (nets.stylegan2.widen_into) and written back at once, so the resume state generates what the
+    last snapshot did; run.json records the width and the change; D keeps its width; training then
+    goes on from the wide state, and a narrower G is refused with one line."""
+    from uncanny import adapters
+    from uncanny.checkpoint import load_state
+    out = str(tmp_path / "run")
+    first = train(TrainConfig.for_call(tiny_dataset, out, kimg=0.02, **TINY), show_progress=False)
+    assert "g_channel_max" not in read_checkpoint(first).config    # runs without it record what they did
+    z = torch.randn(3, 32)
+    before = load_gan(first).generate(z)
+    train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.02, g_channel_max=32), show_progress=False)
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["arch"]["g_channel_max"] == 32 and run["recipe_changes"] == [{"step": 5, "g_channel_max": [None, 32]}]
+    G, D = adapters.build("stylegan2", run["arch"])
+    G_ema, _ = adapters.build("stylegan2", run["arch"])
+    load_state(os.path.join(out, "resume.safetensors"), {"g": G, "g_ema": G_ema, "d": D}, {})
+    _, D_as_before = adapters.build("stylegan2", read_checkpoint(first).config)
+    assert G_ema.channels[4] == 32 and [p.shape for p in D.parameters()] == [p.shape for p in D_as_before.parameters()]
+    after, _ = G_ema([z], randomize_noise=False)
+    assert (after - before).abs().max() < 1e-5
+
+    last = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.04), show_progress=False)
+    gan = load_gan(last, need_d=True)
+    assert gan.G.channels[4] == 32 and gan.config["g_channel_max"] == 32
+    assert read_checkpoint(last).header["training"]["step"] == 10
+    with pytest.raises(UncannyError, match="g-channel-max 8: .*only widening"):
+        train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.06, g_channel_max=8), show_progress=False)
+
+
 def test_style_mixing_changes_on_resume_and_zero_draws_one_latent_per_batch(tiny_dataset, tmp_path):
     """--mixing changes no weights, so a run may take it up when resuming (NVIDIA's small-image
     config trains without style mixing): the change is recorded and becomes the run's recipe; at 0

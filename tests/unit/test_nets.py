@@ -80,6 +80,38 @@ def test_channel_max_and_base_choose_small_widths():
     assert D(img).shape == (3, 1)
 
 
+@pytest.mark.parametrize("reference", [False, True])
+def test_widen_into_keeps_the_images_and_lets_the_new_channels_learn(reference):
+    """A G with g_channel_max 16 widened into one with 32 (the 4 and 8 px layers double; 16 px
+    stays, its first conv reads the wider 8 px layer): the same images for the same latents,
+    styles mixed or not, with non-zero noise strengths and biases, on both formulations. The
+    new input channels' zero weights get a gradient, and D keeps its own width."""
+    small = dict(size=16, style_dim=16, n_mlp=2, channel_max=16, channel_base=256)
+    torch.manual_seed(0)
+    G_old, D_old = adapters.build("stylegan2", small)
+    with torch.no_grad():
+        for n, p in G_old.named_parameters():
+            if n.endswith("noise.weight") or n.endswith("bias"):
+                p.normal_(0, 0.2)
+    G_new, D_new = adapters.build("stylegan2", {**small, "g_channel_max": 32})
+    assert G_new.channels[4] == 32 and G_new.channels[16] == 16 and G_old.channels[4] == 16
+    assert all(a.shape == b.shape for a, b in zip(D_old.parameters(), D_new.parameters()))
+    S.widen_into(G_new, G_old)
+    for G in (G_old, G_new):
+        S.set_reference(G, reference)
+    z, noise = torch.randn(2, 5, 16).unbind(0), G_old.make_noise()
+    for styles, index in (([z[0]], None), (list(z), 2)):
+        a, _ = G_old(styles, noise=noise, inject_index=index)
+        b, _ = G_new(styles, noise=noise, inject_index=index)
+        assert (a - b).abs().max() < 1e-5
+    img, _ = G_new([z[0]], noise=noise)
+    img.square().mean().backward()
+    grad = G_new.conv1.conv.weight.grad          # (1, 32, 32, 3, 3): old rows x new columns were zero
+    assert G_new.conv1.conv.weight[0, :16, 16:].abs().max() == 0 and grad[0, :16, 16:].abs().max() > 0
+    with pytest.raises(ValueError, match="only widening"):
+        S.widen_into(G_old, G_new)
+
+
 @pytest.mark.parametrize("up,down,pad", [(2, 1, (2, 1)), (2, 1, (1, 1)), (1, 2, (1, 1)), (1, 1, (1, 2)),
                                          (1, 2, (2, 2)), (2, 1, (0, -1))])
 def test_fast_upfirdn2d_matches_reference(up, down, pad):

@@ -12,6 +12,8 @@ checkpoints load as they are:
 
 One addition: `channel_max` caps every layer's width, for small models that train on a CPU
 (rosinality's widths are 512 up to 32 px). `channel_max=None` is the reference layout.
+`g_channel_max` lets G be wider than D, and `widen_into` copies a trained G into a wider one
+that computes the same images (how a run grows G's capacity without starting again).
 
 Every layer with a fast path keeps the straightforward one beside it (`set_reference`):
   * ModulatedConv2d: the reference modulates/demodulates the weights per sample and runs one
@@ -57,7 +59,8 @@ def channel_table(channel_multiplier: int = 2, channel_max: int | None = None,
 
 @dataclass
 class StyleGAN2Config:
-    """Architecture of a StyleGAN2 pair (G and D share size and widths)."""
+    """Architecture of a StyleGAN2 pair (G and D share size and widths, except that
+    `g_channel_max`, where set, caps G's layers instead of `channel_max`)."""
     size: int = 64
     style_dim: int = 512
     n_mlp: int = 8
@@ -66,13 +69,15 @@ class StyleGAN2Config:
     lr_mlp: float = 0.01
     channel_base: int | None = None
     mbstd_group: int = 4     # D's minibatch-stddev group (samples whose spread D sees together)
+    g_channel_max: int | None = None   # G's widest layer where it differs from D's (None: channel_max)
 
     def __post_init__(self):
         ints = {"size": (4, 1024), "style_dim": (1, 4096), "n_mlp": (0, 64), "channel_multiplier": (1, 8),
-                "channel_max": (1, 4096), "channel_base": (1, 1 << 20), "mbstd_group": (1, 4096)}
+                "channel_max": (1, 4096), "channel_base": (1, 1 << 20), "mbstd_group": (1, 4096),
+                "g_channel_max": (1, 4096)}
         for name, (lo, hi) in ints.items():
             v = getattr(self, name)
-            if v is None and name in ("channel_max", "channel_base"):
+            if v is None and name in ("channel_max", "channel_base", "g_channel_max"):
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {v!r}")
@@ -498,6 +503,37 @@ class Discriminator(nn.Module):
         std = std.repeat(group, 1, h, w)
         out = self.final_conv(torch.cat([out, std], 1))
         return self.final_linear(out.view(b, -1))
+
+
+@torch.no_grad()
+def widen_into(new: Generator, old: Generator) -> None:
+    """Copy the trained `old` into `new`, a Generator of the same layout with layers at least as
+    wide (built with a larger channel_max), so that `new` computes what `old` computed, for every
+    latent and noise, and its extra channels are free to learn:
+
+      * every tensor's old slice is copied; the rest keeps `new`'s own initialisation (the new
+        channels' constant input, modulation rows with bias 1, convolution rows, zero biases);
+      * in a convolution whose input widened, the old output channels read nothing from the new
+        input channels (zero weights: they add nothing to the output nor to the demodulation
+        sum), and their weights are multiplied by sqrt(in_new / in_old), because the equalised
+        learning rate scales weights by 1 / sqrt(fan_in) at run time.
+    The gradient reaches those zero weights at once (the new channels' features are not zero),
+    so training grows the new capacity from a state that starts as the old one."""
+    olds = {**dict(old.named_parameters()), **dict(old.named_buffers())}
+    news = {**dict(new.named_parameters()), **dict(new.named_buffers())}
+    if olds.keys() != news.keys():
+        raise ValueError(f"not the same layout: {sorted(olds.keys() ^ news.keys())[:4]}")
+    modulated = {f"{name}.weight" for name, m in new.named_modules() if isinstance(m, ModulatedConv2d)}
+    for name, t in news.items():
+        o = olds[name]
+        if o.ndim != t.ndim or any(a < b for a, b in zip(t.shape, o.shape)):
+            raise ValueError(f"{name}: {tuple(o.shape)} does not fit in {tuple(t.shape)} (only widening)")
+        old_slice = tuple(slice(0, n) for n in o.shape)
+        if name in modulated:                         # (1, out, in, k, k)
+            t[:, :o.shape[1]] = 0
+            t[old_slice] = o.to(t) * math.sqrt(t.shape[2] / o.shape[2])
+        else:
+            t[old_slice] = o.to(t)
 
 
 def set_reference(module: nn.Module, on: bool = True) -> nn.Module:
