@@ -594,8 +594,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
         dist.barrier()
         dist.destroy_process_group()
     if rank == 0:
-        if last_path is None:   # nothing left to train: the run's newest snapshot
+        if last_path is None:   # nothing left to train: the run's newest snapshot (a carried run has none yet)
             snaps = run.training_snapshots()
-            last_path = snaps[max(snaps)]
+            last_path = snaps[max(snaps)] if snaps else snapshot(done, scheduled=False)
         run.release()
     return last_path

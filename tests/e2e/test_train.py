@@ -213,6 +213,8 @@ def test_carried_state_resumes_on_another_machine(tiny_dataset, tmp_path):
     assert mapping and all(torch.equal(packed[k], full[k]) for k in mapping)   # exact: it moves less than float16's step
     r = subprocess.run([sys.executable, script, "unpack", carried, other], capture_output=True, text=True)
     assert r.returncode != 0 and "already at step" in r.stderr  # never goes back over a newer state
+    at_state = train(TrainConfig.for_call(tiny_dataset, other, resume=True, kimg=0.04), show_progress=False)
+    assert read_checkpoint(at_state).header["training"]["step"] == 10   # nothing to train: the state as a snapshot
     last = train(TrainConfig.for_call(tiny_dataset, other, resume=True, kimg=0.06), show_progress=False)
     ck, ref = read_checkpoint(last), read_checkpoint(os.path.join(out, "snapshots", "img-000040.safetensors"))
     assert ck.header["training"]["step"] == 15
