@@ -42,7 +42,7 @@ from .checkpoint import load_state, save_checkpoint, save_state, state_shapes
 from .data import load_dataset
 from .errors import UncannyError
 from .media import grid, save_png, to_uint8
-from .nets.stylegan2 import MAPPING, NoiseInjection, widen_into
+from .nets.stylegan2 import MAPPING, NoiseInjection, StyleGAN2Config, widen_into
 from .options import non_negative, on_off, option, positive, positive_or_none, probability, validate
 from .plots import plot_train_log
 from .runs import SAMPLES_DIR, SNAPSHOT_DIR, RunFolder, snapshot_name, train_snapshot
@@ -409,8 +409,7 @@ def narrower_g(state_path: str, G, recorded_arch: dict | None) -> dict | None:
     shapes = state_shapes(state_path, "g")
     if shapes == {k: tuple(v.shape) for k, v in G.state_dict().items()} or not recorded_arch:
         return None
-    old_width = recorded_arch.get("g_channel_max") or recorded_arch.get("channel_max")
-    return recorded_arch if old_width != (G.config.channel_max) else None
+    return recorded_arch if StyleGAN2Config(**recorded_arch).g_max != G.config.channel_max else None
 
 
 def initial_weights(arch_cfg: dict, seed: int):

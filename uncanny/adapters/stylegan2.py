@@ -16,7 +16,7 @@ class StyleGAN2(GAN):
     def build(cls, config: dict):
         c = S2.StyleGAN2Config(**config)
         G = S2.Generator(c.size, c.style_dim, c.n_mlp, c.channel_multiplier, lr_mlp=c.lr_mlp,
-                         channel_max=c.g_channel_max or c.channel_max, channel_base=c.channel_base)
+                         channel_max=c.g_max, channel_base=c.channel_base)
         D = S2.Discriminator(c.size, c.channel_multiplier, channel_max=c.channel_max, channel_base=c.channel_base,
                              mbstd_group=c.mbstd_group)
         return G, D

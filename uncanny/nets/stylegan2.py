@@ -86,6 +86,11 @@ class StyleGAN2Config:
         if not isinstance(self.lr_mlp, (int, float)) or not 0 < self.lr_mlp < 1e6:
             raise ValueError(f"lr_mlp must be a positive number, got {self.lr_mlp!r}")
 
+    @property
+    def g_max(self) -> int | None:
+        """The cap on G's widths."""
+        return self.g_channel_max or self.channel_max
+
 
 
 # ----------------------------------------------------------------------------- basic layers
