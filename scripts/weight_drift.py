@@ -20,7 +20,7 @@ from uncanny.checkpoint import read_checkpoint  # noqa: E402
 from uncanny.errors import UncannyError  # noqa: E402
 from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
 from uncanny.runs import RunFolder  # noqa: E402
-from uncanny.train import TrainConfig, initial_weights  # noqa: E402
+from uncanny.train import run_start  # noqa: E402
 
 PARTS = {"mapping": MAPPING, "synthesis": "convs.", "to_rgb": "to_rgbs."}
 
@@ -62,15 +62,15 @@ def main(argv=None) -> int:
         run = RunFolder(args.run, "train").read_json("run.json")
         if "arch" not in run:
             raise UncannyError(f"{os.path.join(args.run, 'run.json')}: no recorded architecture")
-        G0, _ = initial_weights(run["arch"], TrainConfig.recorded(run).get("seed", 0))
-        start = G0.state_dict()
+        start = run_start(run).state_dict()
         snaps = []
         for path in args.snapshots:
             state = read_checkpoint(path).state
             if args.net not in state:
                 raise UncannyError(f"{path}: no {args.net} weights in this file")
             if shapes(state[args.net]) != shapes(start):
-                raise UncannyError(f"{path}: not a snapshot of this run's architecture ({args.run})")
+                raise UncannyError(f"{path}: not a snapshot of this run's architecture ({args.run}; "
+                                   f"a run that widened G compares the snapshots after it)")
             snaps.append((path, state[args.net]))
     except UncannyError as e:
         print(e, file=sys.stderr)

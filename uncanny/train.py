@@ -419,6 +419,20 @@ def initial_weights(arch_cfg: dict, seed: int):
     return StyleGAN2.build(arch_cfg)
 
 
+def run_start(run_info: dict):
+    """A run's G at its start, in its present architecture: for a run that widened G on resume
+    (recipe_changes' g_channel_max), the start of its first width widened as the trainer widened
+    the trained G, so that the old channels' start is where they really began."""
+    arch, seed = run_info["arch"], TrainConfig.recorded(run_info).get("seed", 0)
+    widths = [c["g_channel_max"] for c in run_info.get("recipe_changes", []) if "g_channel_max" in c]
+    G, _ = initial_weights({**arch, "g_channel_max": widths[0][0]} if widths else arch, seed)
+    for _, new in widths:
+        wide, _ = initial_weights({**arch, "g_channel_max": new}, seed)
+        widen_into(wide, G)
+        G = wide
+    return G
+
+
 def train(cfg: TrainConfig, show_progress: bool = True) -> str:
     """Run (or resume) training; returns the path of the last snapshot."""
     cfg.validate()

@@ -47,3 +47,28 @@ def test_step_zero_is_the_rebuilt_start_and_training_moves_away(tiny_dataset, tm
     bad = subprocess.run([sys.executable, SCRIPT, out, other], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith(other)
+
+
+def test_a_widened_run_starts_where_its_old_channels_began(tiny_dataset, tmp_path):
+    """A run that widened G on resume: its rebuilt start is the first width's start widened, so it
+    generates what the step-0 snapshot did; the wide snapshots compare with it, the narrow ones
+    are refused in one line."""
+    import json
+    import torch
+    from uncanny.adapters import load_gan
+    from uncanny.train import run_start
+    out = str(tmp_path / "run")
+    train(TrainConfig.for_call(tiny_dataset, out, kimg=0.02, **TINY), show_progress=False)
+    wide = train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.04, g_channel_max=32),
+                 show_progress=False)
+    first = os.path.join(out, "snapshots", "kimg-000000.safetensors")
+    start = run_start(json.load(open(os.path.join(out, "run.json"))))
+    z = torch.randn(2, TINY["style_dim"])
+    with torch.no_grad():
+        a = start([z], randomize_noise=False)[0]
+        b = load_gan(first, which="g").G([z], randomize_noise=False)[0]
+    assert start.channels[4] == 32 and (a - b).abs().max() < 1e-5
+    r = subprocess.run([sys.executable, SCRIPT, out, wide], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    bad = subprocess.run([sys.executable, SCRIPT, out, first], capture_output=True, text=True)
+    assert bad.returncode == 2 and "widened G" in bad.stderr and "Traceback" not in bad.stderr
