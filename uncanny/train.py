@@ -74,6 +74,10 @@ class TrainConfig:
                                        "--channel-max); may grow on --resume: the trained G is copied into the "
                                        "wider one as the same function (nets.stylegan2.widen_into), D keeps its "
                                        "width, G's Adam moments start afresh", check=positive_or_none)
+    widened_lr: float = option(1.0, "the learning rate of G's weights that a --g-channel-max widening added, as a "
+                               "multiple of --lr (they start at zero, and Adam moves a weight by about lr a step, "
+                               "so at a late run's lr they would take hundreds of kimg to matter); may change on "
+                               "--resume", check=positive)
     mbstd_group: int = option(4, "D's minibatch-stddev group: how many samples' spread D sees at once (StyleGAN2 "
                               "uses 4; NVIDIA's small-image config the whole batch); no weights depend on it, so "
                               "it may change on --resume", check=positive)
@@ -120,7 +124,7 @@ class TrainConfig:
     PER_CALL = ("data", "out", "minutes", "precision", "device", "resume", "overwrite", "on_nonfinite")
     # What a run recorded before an option existed was trained with (its run.json lacks the key).
     BEFORE_OPTION = {"noise": True, "apa": 0.0, "apa_kimg": 20.0, "apa_every": 4, "mbstd_group": 4,
-                     "mapping_lr": 1.0, "g_channel_max": None}
+                     "mapping_lr": 1.0, "g_channel_max": None, "widened_lr": 1.0}
 
     @classmethod
     def for_call(cls, data: str, out: str, resume: bool = False, **given) -> "TrainConfig":
@@ -246,6 +250,8 @@ class Trainer:
         # real images shown to D so far, the run's clock (kimg); counted, not step * batch, so a
         # resumed run may change its batch
         self.nimg = 0
+        # G's entries a widening added, [(parameter, 0/1 mask)]: they move widened_lr times as far
+        self.widened: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def apa_state(self) -> torch.Tensor:
         return torch.cat([torch.tensor([self.apa_p], dtype=torch.float64), self.apa_signs])
@@ -269,7 +275,12 @@ class Trainer:
         for w in self.held_at_zero:
             w.grad = None  # Adam leaves parameters without a gradient alone
         _sync_grads(module, self.world)
+        boost = self.cfg.widened_lr - 1 if opt is self.g_opt and self.widened else 0.0
+        before = [p.detach().clone() for p, _ in self.widened] if boost else []
         opt.step()
+        with torch.no_grad():
+            for (p, mask), b in zip(self.widened if boost else [], before):
+                p.add_((p - b) * mask, alpha=boost)      # Adam's step on those entries, widened_lr times
 
     def step(self, i: int, real_batch) -> dict:
         cfg, G, D = self.cfg, self.G, self.D
@@ -419,12 +430,35 @@ def initial_weights(arch_cfg: dict, seed: int):
     return StyleGAN2.build(arch_cfg)
 
 
+def _widenings(recipe_changes: list[dict]) -> list[list]:
+    """A run's G widenings in order, [[old g_channel_max, new], ...] ([] for a run never widened)."""
+    return [c["g_channel_max"] for c in recipe_changes if "g_channel_max" in c]
+
+
+def widened_entries(G, arch: dict, recipe_changes: list[dict]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """[(parameter, mask)] for G's parameters that a widening grew: mask 1 on the entries outside
+    the first width's tensor (the ones `widen_into` did not copy), 0 on the rest."""
+    widths = _widenings(recipe_changes)
+    if not widths:
+        return []
+    with torch.device("meta"):                  # shapes only: no memory, no random numbers drawn
+        first, _ = StyleGAN2.build({**arch, "g_channel_max": widths[0][0]})
+    old = dict(first.named_parameters())
+    out = []
+    for name, p in G.named_parameters():
+        if tuple(old[name].shape) != tuple(p.shape):
+            mask = torch.ones_like(p)
+            mask[tuple(slice(0, n) for n in old[name].shape)] = 0
+            out.append((p, mask))
+    return out
+
+
 def run_start(run_info: dict):
     """A run's G at its start, in its present architecture: for a run that widened G on resume
     (recipe_changes' g_channel_max), the start of its first width widened as the trainer widened
     the trained G, so that the old channels' start is where they really began."""
     arch, seed = run_info["arch"], TrainConfig.recorded(run_info).get("seed", 0)
-    widths = [c["g_channel_max"] for c in run_info.get("recipe_changes", []) if "g_channel_max" in c]
+    widths = _widenings(run_info.get("recipe_changes", []))
     G, _ = initial_weights({**arch, "g_channel_max": widths[0][0]} if widths else arch, seed)
     for _, new in widths:
         wide, _ = initial_weights({**arch, "g_channel_max": new}, seed)
@@ -549,11 +583,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                     "last_r1_pl": torch.tensor([trainer.r1_val, trainer.pl_val], dtype=torch.float64),
                     "apa": trainer.apa_state()})
 
+    recipe_changes = _recipe_changes(old_run, cfg, step)
+    trainer.widened = widened_entries(G, arch_cfg, recipe_changes)
     log_rows = []
     if rank == 0:
         if widened:   # the widened G in the state before run.json records the new width
             save_resume(step)
-        run_info["recipe_changes"] = _recipe_changes(old_run, cfg, step)
+        run_info["recipe_changes"] = recipe_changes
         run.write_json("run.json", run_info)
         if step == 0:
             snapshot(0)

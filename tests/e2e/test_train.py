@@ -358,6 +358,31 @@ def test_a_run_widens_g_on_resume_as_the_same_function_and_trains_on(tiny_datase
         train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.06, g_channel_max=8), show_progress=False)
 
 
+def test_widened_lr_moves_only_the_entries_a_widening_added_that_much_further(tiny_dataset, tmp_path):
+    """--widened-lr K: G's weights that the widening added (outside the old tensors' slices) take
+    K times Adam's step; the old entries take the same step as at K = 1. One step from the same
+    widened state, at K = 1 and K = 10, compared entry by entry."""
+    from safetensors.torch import load_file
+    base = str(tmp_path / "base")
+    train(TrainConfig.for_call(tiny_dataset, base, kimg=0.02, **TINY), show_progress=False)
+    train(TrainConfig.for_call(tiny_dataset, base, resume=True, kimg=0.02, g_channel_max=32), show_progress=False)
+    start = load_file(os.path.join(base, "resume.safetensors"))
+    moved = {}
+    for k in (1.0, 10.0):
+        out = str(tmp_path / f"k{k:g}")
+        shutil.copytree(base, out)
+        train(TrainConfig.for_call(tiny_dataset, out, resume=True, kimg=0.024, widened_lr=k), show_progress=False)
+        end = load_file(os.path.join(out, "resume.safetensors"))
+        moved[k] = {n: end[n] - start[n] for n in start if n.startswith("g.") and start[n].is_floating_point()}
+    w = "g.conv1.conv.weight"                          # (1, 32, 32, 3, 3); the old slice is [:, :16, :16]
+    old, new = moved[1.0][w][:, :16, :16], moved[1.0][w][:, :16, 16:]
+    assert torch.equal(moved[10.0][w][:, :16, :16], old) and old.abs().max() > 0
+    assert torch.allclose(moved[10.0][w][:, :16, 16:], 10 * new, rtol=1e-4, atol=1e-9) and new.abs().max() > 0
+    assert torch.equal(moved[10.0]["g.style.1.weight"], moved[1.0]["g.style.1.weight"])   # not widened
+    run = json.load(open(os.path.join(str(tmp_path / "k10"), "run.json")))
+    assert run["recipe_changes"][-1] == {"step": 5, "widened_lr": [1.0, 10.0]}
+
+
 def test_style_mixing_changes_on_resume_and_zero_draws_one_latent_per_batch(tiny_dataset, tmp_path):
     """--mixing changes no weights, so a run may take it up when resuming (NVIDIA's small-image
     config trains without style mixing): the change is recorded and becomes the run's recipe; at 0
