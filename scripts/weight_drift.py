@@ -20,7 +20,7 @@ from uncanny.checkpoint import read_checkpoint  # noqa: E402
 from uncanny.errors import UncannyError  # noqa: E402
 from uncanny.nets.stylegan2 import MAPPING  # noqa: E402
 from uncanny.runs import RunFolder  # noqa: E402
-from uncanny.train import run_start  # noqa: E402
+from uncanny.train import first_width_shapes, run_start  # noqa: E402
 
 PARTS = {"mapping": MAPPING, "synthesis": "convs.", "to_rgb": "to_rgbs."}
 
@@ -39,11 +39,27 @@ def shapes(sd: dict) -> dict:
     return {k: tuple(v.shape) for k, v in sd.items()}
 
 
-def drift_rows(start: dict, snapshots: list[tuple[str, dict]]) -> list[dict]:
-    """One row per snapshot: each part's distance from the start and from the previous snapshot."""
+def reads_from_added(sd: dict, first: dict) -> float | None:
+    """For a G that was widened: how much its old output channels read from the channels the
+    widening added, ||w[old out, added in]|| / ||w[old out, old in]|| over the modulated convs
+    whose input grew (0 right after widening: those weights start at zero). None if none grew."""
+    num = den = 0.0
+    for k, v in sd.items():
+        if k in first and v.ndim == 5 and first[k][2] < v.shape[2]:
+            o, i = first[k][1], first[k][2]
+            num += float(v[:, :o, i:].float().pow(2).sum())
+            den += float(v[:, :o, :i].float().pow(2).sum())
+    return (num / den) ** 0.5 if den else None
+
+
+def drift_rows(start: dict, snapshots: list[tuple[str, dict]], first: dict | None = None) -> list[dict]:
+    """One row per snapshot: each part's distance from the start and from the previous snapshot;
+    for a widened run (`first`: G's shapes before it), also `reads_from_added`."""
     rows, prev = [], None
     for name, sd in snapshots:
         row = {"snapshot": name}
+        if first:
+            row["reads_from_added"] = reads_from_added(sd, first)
         for part, prefix in PARTS.items():
             row[f"{part}_from_start"] = relative_distance(sd, start, prefix)
             row[f"{part}_from_prev"] = relative_distance(sd, prev, prefix) if prev is not None else None
@@ -75,14 +91,18 @@ def main(argv=None) -> int:
     except UncannyError as e:
         print(e, file=sys.stderr)
         return 2
-    rows = drift_rows(start, snaps)
-    print("| snapshot | " + " | ".join(f"{p} from start | {p} from previous" for p in PARTS) + " |")
-    print("|---" * (1 + 2 * len(PARTS)) + "|")
+    first = first_width_shapes(run["arch"], run.get("recipe_changes", []))
+    rows = drift_rows(start, snaps, first)
+    extra = ["old channels' reads from added ones"] if first else []
+    print("| snapshot | " + " | ".join([f"{p} from start | {p} from previous" for p in PARTS] + extra) + " |")
+    print("|---" * (1 + 2 * len(PARTS) + len(extra)) + "|")
     for r in rows:
         cells = [os.path.basename(r["snapshot"])]
         for p in PARTS:
             prev = r[f"{p}_from_prev"]
             cells += [f"{r[f'{p}_from_start']:.4f}", "" if prev is None else f"{prev:.5f}"]
+        if first:
+            cells.append(f"{r['reads_from_added']:.4f}")
         print("| " + " | ".join(cells) + " |")
     return 0
 

@@ -435,20 +435,27 @@ def _widenings(recipe_changes: list[dict]) -> list[list]:
     return [c["g_channel_max"] for c in recipe_changes if "g_channel_max" in c]
 
 
+def first_width_shapes(arch: dict, recipe_changes: list[dict]) -> dict[str, tuple[int, ...]] | None:
+    """The shapes of G's parameters before the run's first widening (None: never widened)."""
+    widths = _widenings(recipe_changes)
+    if not widths:
+        return None
+    with torch.device("meta"):                  # shapes only: no memory, no random numbers drawn
+        first, _ = StyleGAN2.build({**arch, "g_channel_max": widths[0][0]})
+    return {name: tuple(p.shape) for name, p in first.named_parameters()}
+
+
 def widened_entries(G, arch: dict, recipe_changes: list[dict]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """[(parameter, mask)] for G's parameters that a widening grew: mask 1 on the entries outside
     the first width's tensor (the ones `widen_into` did not copy), 0 on the rest."""
-    widths = _widenings(recipe_changes)
-    if not widths:
+    old = first_width_shapes(arch, recipe_changes)
+    if old is None:
         return []
-    with torch.device("meta"):                  # shapes only: no memory, no random numbers drawn
-        first, _ = StyleGAN2.build({**arch, "g_channel_max": widths[0][0]})
-    old = dict(first.named_parameters())
     out = []
     for name, p in G.named_parameters():
-        if tuple(old[name].shape) != tuple(p.shape):
+        if old[name] != tuple(p.shape):
             mask = torch.ones_like(p)
-            mask[tuple(slice(0, n) for n in old[name].shape)] = 0
+            mask[tuple(slice(0, n) for n in old[name])] = 0
             out.append((p, mask))
     return out
 

@@ -70,5 +70,7 @@ def test_a_widened_run_starts_where_its_old_channels_began(tiny_dataset, tmp_pat
     assert start.channels[4] == 32 and (a - b).abs().max() < 1e-5
     r = subprocess.run([sys.executable, SCRIPT, out, wide], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    reads = float(r.stdout.strip().splitlines()[-1].split("|")[-2])
+    assert 0 < reads < 0.5      # the old channels began to read the added ones, from zero
     bad = subprocess.run([sys.executable, SCRIPT, out, first], capture_output=True, text=True)
     assert bad.returncode == 2 and "widened G" in bad.stderr and "Traceback" not in bad.stderr
