@@ -103,7 +103,8 @@ def staggered(ats: list[float], ratio: float = 1.06) -> list[bool]:
 
 
 BRANCH_STYLES = [dict(marker="D", color="#d62728"), dict(marker="P", color="#2ca02c"), dict(marker="X", color="#e377c2"),
-                 dict(marker="s", color="#17becf"), dict(marker="v", color="#bcbd22"), dict(marker="*", color="#7f7f7f")]
+                 dict(marker="s", color="#17becf"), dict(marker="v", color="#bcbd22"), dict(marker="*", color="#7f7f7f"),
+                 dict(marker="h", color="#ff7f0e"), dict(marker="<", color="#8c564b")]
 
 
 def draw_branches(ax, branches: list[tuple], main: list[dict] = (), values: bool = False,
