@@ -420,7 +420,7 @@ def narrower_g(state_path: str, G, recorded_arch: dict | None) -> dict | None:
     shapes = state_shapes(state_path, "g")
     if shapes == {k: tuple(v.shape) for k, v in G.state_dict().items()} or not recorded_arch:
         return None
-    return recorded_arch if StyleGAN2Config(**recorded_arch).g_max != G.config.channel_max else None
+    return recorded_arch if StyleGAN2Config(**recorded_arch).g_max != G.config.channel_max else None  # G's own cap
 
 
 def initial_weights(arch_cfg: dict, seed: int):
@@ -591,7 +591,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> str:
                     "apa": trainer.apa_state()})
 
     recipe_changes = _recipe_changes(old_run, cfg, step)
-    trainer.widened = widened_entries(G, arch_cfg, recipe_changes)
+    if cfg.widened_lr != 1:
+        trainer.widened = widened_entries(G, arch_cfg, recipe_changes)
     log_rows = []
     if rank == 0:
         if widened:   # the widened G in the state before run.json records the new width

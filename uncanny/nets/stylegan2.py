@@ -523,7 +523,8 @@ def widen_into(new: Generator, old: Generator) -> None:
         sum), and their weights are multiplied by sqrt(in_new / in_old), because the equalised
         learning rate scales weights by 1 / sqrt(fan_in) at run time.
     The gradient reaches those zero weights at once (the new channels' features are not zero),
-    so training grows the new capacity from a state that starts as the old one."""
+    so training grows the new capacity from a state that starts as the old one (how fast it
+    does is another matter: docs/TRAINING.md, the twenty-fifth session)."""
     olds = {**dict(old.named_parameters()), **dict(old.named_buffers())}
     news = {**dict(new.named_parameters()), **dict(new.named_buffers())}
     if olds.keys() != news.keys():
