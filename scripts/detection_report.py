@@ -5,9 +5,10 @@
     uncanny detector train --out runs/detector-nodcgan --exclude dcgan
     uncanny detector train --out runs/detector-nofaces64v2 --exclude faces64v2
     python scripts/ship_model.py runs/detector detector64           # embed it (float16)
-    uncanny foil --iters 200 --lr 0.0003 --lr-schedule ramp --loss hinge --batch 8 \
-        --snapshots 0,25,50,75,100,125,150,175,200 --detector detector64 --out runs/detect-foil   # the demo's setting
     python scripts/detection_report.py
+
+The report makes its foil run itself when --foil-run is missing: the demo's setting (`uncanny.demo.DEMO`)
+with `--detector detector64`; an existing run made with another setting is refused.
 
 Held-out accuracy and average precision per generator for detector64 (as shipped), plain, after
 JPEG 75 and after a Gaussian blur (sigma 1 px); the leave-one-generator-out detectors on the
@@ -33,10 +34,12 @@ from uncanny.adapters import load_gan  # noqa: E402
 from uncanny.attack import AttackConfig, perturb  # noqa: E402
 from uncanny.detector_train import (GROUPS, DetectorTrainConfig, average_precision, blur,  # noqa: E402
                                     group_images, jpeg)
+from uncanny.demo import DEMO  # noqa: E402
 from uncanny.detectors import load_detector, prepare, real_faces, to_unit  # noqa: E402
+from uncanny.foil import FoilConfig, foil  # noqa: E402
 from uncanny.media import to_uint8  # noqa: E402
 from uncanny.plots import plt  # noqa: E402
-from uncanny.registry import DEFAULT as MODEL  # noqa: E402
+from uncanny.registry import DEFAULT as MODEL, describe  # noqa: E402
 from uncanny.runs import list_snapshots  # noqa: E402
 from uncanny.util import atomic_write_text, seed_z  # noqa: E402
 
@@ -113,6 +116,21 @@ def attack_curve(dets, n=24):
     return res
 
 
+def demo_foil_run(run: str) -> None:
+    """The foil run along which the detectors are followed: the demo's setting with detector64's
+    scores recorded; made here when missing, refused when made with another setting."""
+    path = os.path.join(run, "run.json")
+    if not os.path.isfile(path):
+        foil(FoilConfig(out=run, detector="detector64", **DEMO))
+        return
+    had = json.load(open(path))["config"]
+    differ = {k: (had.get(k), v) for k, v in {**DEMO, "detector": "detector64"}.items()
+              if had.get(k) != (list(v) if isinstance(v, tuple) else v)}
+    if differ:
+        sys.exit(f"{path}: not the demo's setting with --detector detector64 ({differ}); "
+                 "move it aside and rerun to make it anew")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--loo", nargs="*",
@@ -134,7 +152,10 @@ def main():
     groups = meta["generators"]
     named = {"states": "faces64's training states at 9 and 24 kimg", "dcgan": "the gan-face-generate DCGAN",
              "foil": "the snapshots after iteration 0 of a foil run (the demo's)"}
+    kimg = describe(MODEL).get("training", {}).get("kimg")
     lines = ["# Detection and attacks, measured", "",
+             f"*Measured on the embedded default, {MODEL}" + (f" ({kimg:.1f} kimg)" if kimg else "") +
+             f", with detector64 as embedded (trained against it); {time.strftime('%Y-%m-%d')}.*", "",
              f"Detector64 (the embedded default) is a CNN trained from scratch here (`uncanny detector train`) "
              f"on {meta['train_images']['real']} aligned CelebA photos against {meta['train_images']['fake']:,} "
              f"fakes: {', '.join(named.get(g, g) for g in groups)}, every image prepared as "
@@ -173,6 +194,7 @@ def main():
                   f"the {MODEL} row is not a test on a wholly unseen generator."]
 
     import shutil
+    demo_foil_run(a.foil_run)
     shutil.copy(os.path.join(a.foil_run, "curves.png"), os.path.join(a.images, "detect-foil-curves.png"))
     curve = foil_curve(a.foil_run, {"detector64": det, d_name: dd})
     its = [r["iter"] for r in curve]

@@ -83,13 +83,20 @@ def _foiled(run: str) -> dict[int, str]:
     return {it: p for it, p in list_snapshots(os.path.join(run, SNAPSHOT_DIR), "iter").items() if it > 0}
 
 
+def demo_cache(model: str) -> str:
+    """The cached demo run of `model`, keyed by its weights' fingerprint as well as its name: a
+    new default shipped under the old name gets a demo of its own, not its predecessor's."""
+    from .detectors import CACHE
+    name = os.path.splitext(os.path.basename(model.rstrip("/")))[0]
+    return os.path.join(CACHE, f"foil-demo-{name}-{load_gan(model).fingerprint()}")
+
+
 def _foil_runs(cfg) -> list[str]:
     if cfg.foil_runs:
         runs = [r.strip() for r in cfg.foil_runs.split(",") if r.strip()]
     else:
         from .demo import DEMO, demo
-        from .detectors import CACHE
-        run = os.path.join(CACHE, f"foil-demo-{DEMO['model']}")   # the demo of the default model of the day
+        run = demo_cache(DEMO["model"])
         if not _foiled(run):
             demo(run, show_progress=False)
         runs = [run]

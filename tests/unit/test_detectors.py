@@ -1,6 +1,8 @@
 """Detector building blocks: calibration at the equal error rate, average precision, the
 differentiable view attacks craft through, Grad-CAM maps, detector files checked."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -70,3 +72,18 @@ def test_bad_detector_files_are_one_clear_error(tmp_path):
         load_detector(str(bad))
     with pytest.raises(UncannyError, match="neither a detector file"):
         load_detector("nonsense")
+
+
+def test_the_cached_demo_run_follows_the_default_models_weights(monkeypatch):
+    """The detectors' foil group comes from a cached demo of the default model: a new default
+    shipped under the old name must not reuse its predecessor's demo."""
+    from uncanny import registry
+    from uncanny.detector_train import demo_cache
+    models = registry.embedded()
+    now = demo_cache("faces64v2")
+    assert os.path.basename(now).startswith("foil-demo-faces64v2-")
+    assert demo_cache("faces64v2") == now                     # stable for the same weights
+    monkeypatch.setattr(registry, "embedded", lambda: {**models, "faces64v2": models["faces64"]})
+    assert demo_cache("faces64v2") != now                     # other weights, same name: another run
+    by_path = os.path.basename(demo_cache(models["faces64"]))          # a path: named by its file
+    assert by_path.startswith("foil-demo-faces64-") and by_path.endswith(demo_cache("faces64v2")[-16:])
