@@ -178,8 +178,9 @@ def main():
         lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
     lines += ["", f"{MODEL}'s own discriminator as a detector (`--detector {d_name}`, threshold at its equal "
                   f"error rate on 512 photos vs 512 samples): photos called real {d_plain['real photos'][0]:.3f}, "
-                  f"{MODEL} samples called fake {d_plain[MODEL][0]:.3f}, AP {d_plain[MODEL][1]:.3f}. A "
-                  f"GAN's D at the end of training is a weak judge of its own samples, as the GAN objective intends.",
+                  f"{MODEL} samples called fake {d_plain[MODEL][0]:.3f}, AP {d_plain[MODEL][1]:.3f}: "
+                  f"{'a weak' if d_plain[MODEL][1] < 0.8 else 'a fair'} judge of its own samples, though "
+                  "the GAN objective drives D's outputs on them towards its outputs on photos.",
               "", "## Leave one generator out", "",
               "Detectors trained without one group, tested on it (and on the photos):", "",
               "| trained without | its fakes called fake | AP | photos called real |", "| --- | ---: | ---: | ---: |"]
