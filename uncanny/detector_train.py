@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from .adapters import DCGAN, GAN, load_gan
-from .detectors import TrainedDetector, eer_threshold, prepare, real_faces, save_detector
+from .detectors import CACHE, TrainedDetector, eer_threshold, prepare, real_faces, save_detector
 from .errors import UncannyError
 from .media import grid, label, save_png, to_uint8, upscale
 from .nets.detector import FakeDetector
@@ -86,7 +86,6 @@ def _foiled(run: str) -> dict[int, str]:
 def demo_cache(model: str) -> str:
     """The cached demo run of `model`, keyed by its weights' fingerprint as well as its name: a
     new default shipped under the old name gets a demo of its own, not its predecessor's."""
-    from .detectors import CACHE
     name = os.path.splitext(os.path.basename(model.rstrip("/")))[0]
     return os.path.join(CACHE, f"foil-demo-{name}-{load_gan(model).fingerprint()}")
 
