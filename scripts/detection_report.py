@@ -123,9 +123,9 @@ def demo_foil_run(run: str) -> None:
     if not os.path.isfile(path):
         foil(FoilConfig(out=run, detector="detector64", **DEMO))
         return
-    had = json.load(open(path))["config"]
-    differ = {k: (had.get(k), v) for k, v in {**DEMO, "detector": "detector64"}.items()
-              if had.get(k) != (list(v) if isinstance(v, tuple) else v)}
+    had = FoilConfig.resumed(json.load(open(path))["config"], FoilConfig(out=run))   # as foil reads it back
+    differ = {k: (getattr(had, k), v) for k, v in {**DEMO, "detector": "detector64"}.items()
+              if getattr(had, k) != v}
     if differ:
         sys.exit(f"{path}: not the demo's setting with --detector detector64 ({differ}); "
                  "move it aside and rerun to make it anew")
